@@ -1,0 +1,1 @@
+#include <sk/ipc/version.hpp>
