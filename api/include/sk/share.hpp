@@ -1,0 +1,138 @@
+#pragma once
+// sk::Share<State>: a struct of slots living in a shared-memory arena, used
+// from every process like a plain struct. No coordinator process: every slot
+// is updated in place with atomic instructions or under its own seqlock.
+//
+//   struct State {
+//     sk::Atomic<long>  counter;
+//     sk::Counter<long> hits;
+//     sk::Value<Config> config;
+//   };
+//   SK_SHARE(State, counter, hits, config);
+//
+//   sk::Share<State> share;                 // anonymous arena (16 MiB), inherited by fork()
+//   share->counter += 1;                    // from any process forked after this line
+//   std::cout << share.describe();          // every member: name, kind, C++ type, value
+//
+//   auto named = sk::Share<State>::create("orders");   // for unrelated programs
+//   auto again = sk::Share<State>::open("orders");     // layout checked (LayoutMismatch)
+//
+// A Share is a handle: copying it is cheap (a reference count), copies refer
+// to the same State, and copies held by forked children stay valid (the
+// mapping is inherited at the same address). Pass it by value to Skprocess
+// constructors and Pool callables.
+//
+// Lifetime. Anonymous shares: State's destructor runs once, when the last
+// handle in the creating process goes away (handles in forked children never
+// run it); the mapping goes with it. Keep the creator's handle alive until
+// the processes that use the Share have exited (Skprocess::wait / Pool do).
+// Named shares: the State lives in /dev/shm as long as the segment does, so
+// other programs may still be attached when the creator exits; its destructor
+// is never run automatically (slots hold only arena memory, so nothing leaks
+// outside the segment). Remove the name with Share::unlink(name); the
+// segment's memory is freed when the last process unmaps it.
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <sk/alloc/arena.hpp>
+#include <sk/alloc/errors.hpp>
+#include <sk/alloc/owner.hpp>
+#include <sk/share_errors.hpp>
+#include <sk/slots/reflect.hpp>
+
+namespace sk {
+
+template <slots::ShareSchema State>
+class Share {
+ public:
+  static constexpr std::size_t kDefaultCapacity = std::size_t{16} << 20;  // 16 MiB
+
+  // A new anonymous arena of `capacity` bytes with a default-constructed
+  // State in it. Throws sk::alloc::ArenaFull if State does not fit.
+  Share() : Share(kDefaultCapacity) {}
+  explicit Share(std::size_t capacity)
+      : ctl_(std::make_shared<Control>(alloc::Arena::create_anonymous(capacity, layout(), &construct), true)) {}
+
+  // A new named arena (/dev/shm) that unrelated programs can open. Throws
+  // sk::alloc::SegmentError if the name is in use by a live program.
+  static Share create(std::string_view name, std::size_t capacity = kDefaultCapacity) {
+    return Share(std::make_shared<Control>(alloc::Arena::create(name, capacity, layout(), &construct), false));
+  }
+  // Attaches to a named Share created by another program (or process).
+  // Throws sk::alloc::LayoutMismatch (naming both layouts) if it was created
+  // with another State, sk::alloc::SegmentError if there is none.
+  static Share open(std::string_view name, std::chrono::milliseconds init_timeout = std::chrono::seconds(5)) {
+    alloc::Arena arena = alloc::Arena::open(name, layout(), init_timeout);
+    if (arena.root() == alloc::kNullOffset)
+      throw alloc::BadSegment("segment '" + std::string(name) +
+                              "' holds no Share state (it was not created by sk::Share<...>::create); "
+                              "open it with the matching type or recreate it");
+    return Share(std::make_shared<Control>(std::move(arena), false));
+  }
+  // Removes a named Share's name; attached processes keep their mapping.
+  static void unlink(std::string_view name) { alloc::Arena::unlink(name); }
+
+  State* operator->() const noexcept { return ctl_->state; }
+  State& operator*() const noexcept { return *ctl_->state; }
+  State* get() const noexcept { return ctl_->state; }
+
+  const alloc::Arena& arena() const noexcept { return ctl_->arena; }
+  const std::string& name() const noexcept { return ctl_->arena.name(); }
+
+  // One line per member: "  counter: Atomic sk::Atomic<long int> = 20".
+  std::string describe() const {
+    const auto& ms = slots::members_of<State>;
+    std::string out = "Share<" + std::string(ms.state_name) + ">";
+    out += name().empty() ? std::string(" (anonymous") : " ('" + name() + "'";
+    out += ", " + std::to_string(arena().used()) + " of " + std::to_string(arena().capacity()) + " bytes used)\n";
+    for (const slots::MemberInfo& m : ms.by_offset()) {
+      out += "  ";
+      out += m.name;
+      out += ": ";
+      out += m.kind;
+      out += ' ';
+      out += m.type;
+      out += " = ";
+      out += m.describe(static_cast<const void*>(ctl_->state));
+      out += '\n';
+    }
+    return out;
+  }
+
+  static constexpr std::uint64_t layout_hash() noexcept { return slots::layout_hash<State>(); }
+  static alloc::Layout layout() { return alloc::Layout{layout_hash(), slots::layout_description<State>()}; }
+
+ private:
+  struct Control {
+    Control(alloc::Arena a, bool owns_state)
+        : arena(std::move(a)), state(arena.template ptr<State>(arena.root())),
+          creator_pid(alloc::self_owner().pid), owns(owns_state) {}
+    ~Control() {
+      // Only the creating process destroys State; a forked child's last
+      // handle just drops its reference to the mapping.
+      if (owns && alloc::self_owner().pid == creator_pid) arena.template destroy_object<State>(arena.root());
+    }
+    Control(const Control&) = delete;
+    Control& operator=(const Control&) = delete;
+
+    alloc::Arena arena;
+    State* state;
+    std::uint32_t creator_pid;
+    bool owns;
+  };
+
+  explicit Share(std::shared_ptr<Control> ctl) noexcept : ctl_(std::move(ctl)) {}
+
+  // Arena init: State built inside a ConstructionScope (create_object), so
+  // slots can record their own offsets, then published as the arena root.
+  static void construct(alloc::Arena& a) { a.set_root(a.template create_object<State>()); }
+
+  std::shared_ptr<Control> ctl_;
+};
+
+}  // namespace sk
