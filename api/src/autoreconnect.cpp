@@ -1,0 +1,86 @@
+#include <cstdlib>
+#include <mutex>
+#include <vector>
+
+#include <sk/autoreconnect.hpp>
+
+namespace sk {
+namespace {
+
+std::mutex g_mu;  // guards the registry against threads of one process
+detail::LiveNode g_head;  // sentinel
+Autoreconnect g_default;
+
+}  // namespace
+
+std::string Secret::resolve() const {
+  if (!from_env_) return value_;
+  const char* v = std::getenv(value_.c_str());
+  if (!v) {
+    throw ReconnectError("autoreconnect: environment variable '" + value_ +
+                         "' named as the password source is not set in process " + std::to_string(::getpid()) +
+                         "; export it before starting the workers, or give the password in the declaration");
+  }
+  return v;
+}
+
+std::optional<std::string> Autoreconnect::password_for(std::string_view type, std::string_view member) const {
+  auto t = by_type_.find(type);
+  if (t == by_type_.end()) return std::nullopt;
+  if (auto m = t->second.find(member); m != t->second.end()) return m->second.resolve();
+  if (auto any = t->second.find("*"); any != t->second.end()) return any->second.resolve();
+  return std::nullopt;
+}
+
+namespace detail {
+
+void link(LiveNode* n) noexcept {
+  std::lock_guard lk(g_mu);
+  if (!g_head.next) g_head.next = g_head.prev = &g_head;
+  n->next = &g_head;
+  n->prev = g_head.prev;
+  g_head.prev->next = n;
+  g_head.prev = n;
+}
+
+void unlink(LiveNode* n) noexcept {
+  std::lock_guard lk(g_mu);
+  if (n->prev) n->prev->next = n->next;
+  if (n->next) n->next->prev = n->prev;
+  n->prev = n->next = nullptr;
+}
+
+void reconnect_node(LiveNode* n, const Autoreconnect& auth) {
+  try {
+    n->reconnect_fn(n->self, auth.password_for(n->type_name, n->member));
+  } catch (const ReconnectError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw ReconnectError("autoreconnect: could not reconnect member '" + n->member + "' (" +
+                         std::string(n->type_name) + ") in process " + std::to_string(::getpid()) + ": " +
+                         e.what() + " -- check the server is reachable and the credentials in the autoreconnect "
+                         "declaration");
+  }
+  n->owner = ::getpid();
+}
+
+}  // namespace detail
+
+void set_default_autoreconnect(Autoreconnect auth) { g_default = std::move(auth); }
+const Autoreconnect& default_autoreconnect() noexcept { return g_default; }
+
+std::size_t reconnect_inherited(const Autoreconnect& auth) {
+  std::vector<detail::LiveNode*> todo;
+  {
+    std::lock_guard lk(g_mu);
+    if (!g_head.next) return 0;
+    const pid_t me = ::getpid();
+    for (auto* n = g_head.next; n != &g_head; n = n->next) {
+      if (n->owner != me) todo.push_back(n);
+    }
+  }
+  for (auto* n : todo) detail::reconnect_node(n, auth);
+  return todo.size();
+}
+
+}  // namespace sk
