@@ -1,0 +1,262 @@
+#pragma once
+// The two cereal archives behind sk::ser (see docs/serialization.md):
+//
+//   SpanOutputArchive  appends to a std::vector<std::byte>;
+//   SpanInputArchive   reads a std::span<const std::byte> and treats every
+//                      byte as hostile: every read is checked against the
+//                      bytes left, every size tag is checked BEFORE the
+//                      container allocates (a tag larger than the bytes left
+//                      is a DecodeError), every bool must be 0 or 1.
+//
+// Wire format (native byte order, no padding, no alignment):
+//   arithmetic           its bytes;  bool: one byte 0/1
+//   size tag             u64 element count
+//   "raw" types          trivially copyable classes with no cereal function:
+//                        their object bytes (memcpy)
+//   vector<E>/array<E,N> of raw or non-bool arithmetic E: [u64 count] + one memcpy
+//   everything else      cereal's own functions for std types / the user's
+//                        serialize() (SK_FIELDS), recursing into the above.
+//
+// Both archives intercept operator() so that the fast paths above apply at
+// every nesting level (cereal's container functions call ar(element) on the
+// concrete archive type), and fall back to cereal's dispatch otherwise.
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <cereal/cereal.hpp>
+
+namespace sk::ser::detail {
+
+class SpanOutputArchive;
+class SpanInputArchive;
+
+// Throws sk::DecodeError (defined in serialize.cpp: keeps <string> building out of hot paths).
+[[noreturn]] void throw_truncated(std::size_t need, std::size_t pos, std::size_t size);
+[[noreturn]] void throw_bad_size_tag(std::uint64_t count, std::size_t elem, std::size_t pos, std::size_t left);
+[[noreturn]] void throw_bad_bool(unsigned value, std::size_t pos);
+
+template <class T, template <class...> class Tmpl>
+struct is_specialization : std::false_type {};
+template <template <class...> class Tmpl, class... A>
+struct is_specialization<Tmpl<A...>, Tmpl> : std::true_type {};
+
+template <class T>
+struct is_std_array : std::false_type {};
+template <class E, std::size_t N>
+struct is_std_array<std::array<E, N>> : std::true_type {};
+
+// Types cereal (or we) handle by wrapper type; never treated as raw bytes.
+template <class T>
+inline constexpr bool is_cereal_wrapper_v =
+    is_specialization<T, cereal::NameValuePair>::value || is_specialization<T, cereal::SizeTag>::value ||
+    is_specialization<T, cereal::BinaryData>::value || is_specialization<T, cereal::base_class>::value ||
+    is_specialization<T, cereal::virtual_base_class>::value || is_specialization<T, cereal::DeferredData>::value;
+
+// Number of cereal serialization functions T has for our archives (0 = none).
+template <class T>
+inline constexpr int cereal_functions_v =
+    cereal::traits::detail::count_output_serializers<T, SpanOutputArchive>::value +
+    cereal::traits::detail::count_input_serializers<T, SpanInputArchive>::value;
+
+// A class copied as its object bytes: trivially copyable, no cereal function.
+template <class T>
+inline constexpr bool is_raw_v = (std::is_class_v<T> || std::is_union_v<T>) && std::is_trivially_copyable_v<T> &&
+                                 !is_cereal_wrapper_v<T> && cereal_functions_v<T> == 0;
+
+// Element types whose contiguous containers are copied with one memcpy.
+template <class E>
+inline constexpr bool is_bulk_elem_v = (std::is_arithmetic_v<E> && !std::is_same_v<E, bool>) || is_raw_v<E>;
+
+class SpanOutputArchive : public cereal::OutputArchive<SpanOutputArchive, cereal::AllowEmptyClassElision> {
+  using Base = cereal::OutputArchive<SpanOutputArchive, cereal::AllowEmptyClassElision>;
+
+ public:
+  explicit SpanOutputArchive(std::vector<std::byte>& out) : Base(this), out_(&out) {}
+
+  void saveBinary(const void* data, std::size_t n) {
+    if (n == 0) return;
+    const std::size_t at = out_->size();
+    out_->resize(at + n);
+    std::memcpy(out_->data() + at, data, n);
+  }
+
+  template <class... Ts>
+  SpanOutputArchive& operator()(Ts&&... values) {
+    (put(values), ...);
+    return *this;
+  }
+  template <class T>
+  SpanOutputArchive& operator&(T&& value) {
+    put(value);
+    return *this;
+  }
+  template <class T>
+  SpanOutputArchive& operator<<(T&& value) {
+    put(value);
+    return *this;
+  }
+
+ private:
+  template <class T>
+  void put(const T& v) {
+    if constexpr (is_specialization<T, cereal::NameValuePair>::value) {
+      put(v.value);
+    } else if constexpr (is_specialization<T, cereal::SizeTag>::value) {
+      const std::uint64_t n = static_cast<std::uint64_t>(v.size);
+      saveBinary(&n, sizeof n);
+    } else if constexpr (is_specialization<T, cereal::BinaryData>::value) {
+      saveBinary(v.data, static_cast<std::size_t>(v.size));
+    } else if constexpr (std::is_arithmetic_v<T> || is_raw_v<T>) {
+      saveBinary(std::addressof(v), sizeof(T));
+    } else if constexpr (is_specialization<T, std::vector>::value) {
+      if constexpr (is_bulk_elem_v<typename T::value_type>) {
+        const std::uint64_t n = v.size();
+        saveBinary(&n, sizeof n);
+        saveBinary(v.data(), v.size() * sizeof(typename T::value_type));
+      } else {
+        Base::operator()(v);
+      }
+    } else if constexpr (is_std_array<T>::value) {
+      if constexpr (is_bulk_elem_v<typename T::value_type>) {
+        saveBinary(v.data(), sizeof(T));
+      } else {
+        Base::operator()(v);
+      }
+    } else {
+      Base::operator()(v);
+    }
+  }
+
+  std::vector<std::byte>* out_;
+};
+
+class SpanInputArchive : public cereal::InputArchive<SpanInputArchive, cereal::AllowEmptyClassElision> {
+  using Base = cereal::InputArchive<SpanInputArchive, cereal::AllowEmptyClassElision>;
+
+ public:
+  explicit SpanInputArchive(std::span<const std::byte> in) : Base(this), in_(in) {}
+
+  std::size_t position() const noexcept { return pos_; }
+  std::size_t remaining() const noexcept { return in_.size() - pos_; }
+
+  void loadBinary(void* data, std::size_t n) {
+    if (n > remaining()) throw_truncated(n, pos_, in_.size());
+    if (n != 0) std::memcpy(data, in_.data() + pos_, n);
+    pos_ += n;
+  }
+  bool load_bool() {
+    unsigned char b = 0;
+    loadBinary(&b, 1);
+    if (b > 1) throw_bad_bool(b, pos_ - 1);
+    return b != 0;
+  }
+  // Reads a u64 element count and checks that `count` elements of at least
+  // `elem_bytes` each fit in the bytes left (before anything is allocated).
+  std::uint64_t load_count(std::size_t elem_bytes) {
+    std::uint64_t n = 0;
+    loadBinary(&n, sizeof n);
+    const std::size_t per = elem_bytes == 0 ? 1 : elem_bytes;
+    if (n > remaining() / per) throw_bad_size_tag(n, per, pos_ - sizeof n, remaining());
+    return n;
+  }
+
+  template <class... Ts>
+  SpanInputArchive& operator()(Ts&&... values) {
+    (get(values), ...);
+    return *this;
+  }
+  template <class T>
+  SpanInputArchive& operator&(T&& value) {
+    get(value);
+    return *this;
+  }
+  template <class T>
+  SpanInputArchive& operator>>(T&& value) {
+    get(value);
+    return *this;
+  }
+
+ private:
+  template <class T>
+  void get(T& v) {
+    if constexpr (is_specialization<std::remove_const_t<T>, cereal::NameValuePair>::value) {
+      get(v.value);
+    } else if constexpr (is_specialization<std::remove_const_t<T>, cereal::SizeTag>::value) {
+      // Every element of every container takes at least one byte on the wire
+      // (empty classes excepted), so a count above the bytes left is corrupt.
+      v.size = static_cast<std::remove_reference_t<decltype(v.size)>>(load_count(1));
+    } else if constexpr (is_specialization<std::remove_const_t<T>, cereal::BinaryData>::value) {
+      loadBinary(v.data, static_cast<std::size_t>(v.size));
+    } else if constexpr (std::is_same_v<T, bool>) {
+      v = load_bool();
+    } else if constexpr (std::is_arithmetic_v<T> || is_raw_v<T>) {
+      loadBinary(std::addressof(v), sizeof(T));
+    } else if constexpr (is_specialization<T, std::vector>::value) {
+      using E = typename T::value_type;
+      if constexpr (is_bulk_elem_v<E>) {
+        const std::uint64_t n = load_count(sizeof(E));
+        v.resize(static_cast<std::size_t>(n));
+        loadBinary(v.data(), static_cast<std::size_t>(n) * sizeof(E));
+      } else {
+        Base::operator()(v);
+      }
+    } else if constexpr (is_std_array<T>::value) {
+      if constexpr (is_bulk_elem_v<typename T::value_type>) {
+        loadBinary(v.data(), sizeof(T));
+      } else {
+        Base::operator()(v);
+      }
+    } else {
+      Base::operator()(v);
+    }
+  }
+
+  std::span<const std::byte> in_;
+  std::size_t pos_ = 0;
+};
+
+// ---- functions cereal's own dispatch finds (minimal serialization, class
+// versions and anything that reaches Base::process directly) ------------------
+
+template <class T>
+std::enable_if_t<std::is_arithmetic_v<T>> CEREAL_SAVE_FUNCTION_NAME(SpanOutputArchive& ar, const T& v) {
+  ar.saveBinary(std::addressof(v), sizeof(T));
+}
+template <class T>
+std::enable_if_t<std::is_arithmetic_v<T>> CEREAL_LOAD_FUNCTION_NAME(SpanInputArchive& ar, T& v) {
+  if constexpr (std::is_same_v<T, bool>) {
+    v = ar.load_bool();
+  } else {
+    ar.loadBinary(std::addressof(v), sizeof(T));
+  }
+}
+template <class Archive, class T>
+std::enable_if_t<std::is_same_v<Archive, SpanOutputArchive> || std::is_same_v<Archive, SpanInputArchive>>
+CEREAL_SERIALIZE_FUNCTION_NAME(Archive& ar, cereal::NameValuePair<T>& nvp) {
+  ar(nvp.value);
+}
+template <class Archive, class T>
+std::enable_if_t<std::is_same_v<Archive, SpanOutputArchive> || std::is_same_v<Archive, SpanInputArchive>>
+CEREAL_SERIALIZE_FUNCTION_NAME(Archive& ar, cereal::SizeTag<T>& tag) {
+  ar(tag);  // the archives' operator() handles size tags (checked on input)
+}
+template <class T>
+void CEREAL_SAVE_FUNCTION_NAME(SpanOutputArchive& ar, const cereal::BinaryData<T>& bd) {
+  ar.saveBinary(bd.data, static_cast<std::size_t>(bd.size));
+}
+template <class T>
+void CEREAL_LOAD_FUNCTION_NAME(SpanInputArchive& ar, cereal::BinaryData<T>& bd) {
+  ar.loadBinary(bd.data, static_cast<std::size_t>(bd.size));
+}
+
+}  // namespace sk::ser::detail
+
+CEREAL_REGISTER_ARCHIVE(sk::ser::detail::SpanOutputArchive)
+CEREAL_REGISTER_ARCHIVE(sk::ser::detail::SpanInputArchive)
+CEREAL_SETUP_ARCHIVE_TRAITS(sk::ser::detail::SpanInputArchive, sk::ser::detail::SpanOutputArchive)

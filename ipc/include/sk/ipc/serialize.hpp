@@ -1,0 +1,237 @@
+#pragma once
+// sk::ser: the serialization facade (the original's `cucumber`), on cereal
+// with our own bounds-checked binary archives. See docs/serialization.md.
+//
+//   struct Job { std::string name; std::vector<int> ids; std::optional<double> w;
+//                SK_FIELDS(name, ids, w) };
+//   std::vector<std::byte> bytes = sk::ser::encode(Job{...});   // framed
+//   Job j = sk::ser::decode<Job>(bytes);     // DecodeError / TypeMismatch on bad bytes
+//
+// What is Serializable: arithmetic types and enums; trivially copyable classes
+// without serialization functions (copied as bytes); std::string, vector,
+// array, deque, list, map, multimap, set, unordered_map, unordered_set,
+// optional, variant, monostate, pair, tuple, complex, bitset and chrono
+// durations / time points, nested to any depth; user types with SK_FIELDS(...)
+// or their own cereal serialize()/save()/load(). Not: raw pointers, references.
+//
+// Framed message (encode / decode): a 24-byte header + payload
+//   u32 magic "SKF1" | u16 version (1) | u16 flags (0) | u64 payload length | u64 type_id<T>()
+// decode<T> checks magic, version, the exact length and the type id (a
+// different id -> TypeMismatch naming both types), then decodes the payload
+// with every read bounds-checked and requires it to be consumed exactly.
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include <cereal/cereal.hpp>
+#include <cereal/types/array.hpp>
+#include <cereal/types/bitset.hpp>
+#include <cereal/types/chrono.hpp>
+#include <cereal/types/complex.hpp>
+#include <cereal/types/deque.hpp>
+#include <cereal/types/list.hpp>
+#include <cereal/types/map.hpp>
+#include <cereal/types/optional.hpp>
+#include <cereal/types/set.hpp>
+#include <cereal/types/string.hpp>
+#include <cereal/types/tuple.hpp>
+#include <cereal/types/unordered_map.hpp>
+#include <cereal/types/unordered_set.hpp>
+#include <cereal/types/utility.hpp>
+#include <cereal/types/variant.hpp>
+#include <cereal/types/vector.hpp>
+
+#include <sk/ipc/detail/span_archive.hpp>
+#include <sk/ipc/ser_errors.hpp>
+#include <sk/ipc/type_name.hpp>
+
+// Inside a user struct or class (any access section; private fields allowed):
+//   struct Point3 { double x, y, z; std::string label; SK_FIELDS(x, y, z, label) };
+// Fields are written in the order listed. SK_FIELDS() (no fields) is allowed.
+#define SK_FIELDS(...)                         \
+  friend class ::cereal::access;               \
+  template <class SkArchive_>                  \
+  void serialize(SkArchive_& sk_archive_) {    \
+    sk_archive_(__VA_ARGS__);                  \
+  }
+
+namespace sk::ser {
+
+namespace detail {
+
+// Deep check for the std containers we know, so that e.g.
+// std::vector<NotSerializable> fails the concept instead of deep inside cereal.
+template <class T>
+struct deep_ok;
+
+template <class T>
+inline constexpr bool top_ok_v =
+    !std::is_pointer_v<T> && !std::is_reference_v<T> && !std::is_function_v<T> &&
+    (std::is_arithmetic_v<T> || std::is_enum_v<T> || is_raw_v<T> ||
+     (cereal::traits::is_output_serializable<T, SpanOutputArchive>::value &&
+      cereal::traits::is_input_serializable<T, SpanInputArchive>::value));
+
+template <class T>
+struct deep_ok : std::bool_constant<top_ok_v<T>> {};
+template <template <class...> class C, class... A>
+struct deep_ok<C<A...>> : std::bool_constant<top_ok_v<C<A...>>> {};
+
+template <class... E>
+inline constexpr bool all_deep_ok_v = (deep_ok<E>::value && ...);
+
+template <class E, class A>
+struct deep_ok<std::vector<E, A>> : std::bool_constant<all_deep_ok_v<E>> {};
+template <class E, std::size_t N>
+struct deep_ok<std::array<E, N>> : std::bool_constant<all_deep_ok_v<E>> {};
+template <class E, class A>
+struct deep_ok<std::deque<E, A>> : std::bool_constant<all_deep_ok_v<E>> {};
+template <class E, class A>
+struct deep_ok<std::list<E, A>> : std::bool_constant<all_deep_ok_v<E>> {};
+template <class K, class V, class C, class A>
+struct deep_ok<std::map<K, V, C, A>> : std::bool_constant<all_deep_ok_v<K, V>> {};
+template <class K, class V, class C, class A>
+struct deep_ok<std::multimap<K, V, C, A>> : std::bool_constant<all_deep_ok_v<K, V>> {};
+template <class K, class C, class A>
+struct deep_ok<std::set<K, C, A>> : std::bool_constant<all_deep_ok_v<K>> {};
+template <class K, class V, class H, class E, class A>
+struct deep_ok<std::unordered_map<K, V, H, E, A>> : std::bool_constant<all_deep_ok_v<K, V>> {};
+template <class K, class H, class E, class A>
+struct deep_ok<std::unordered_set<K, H, E, A>> : std::bool_constant<all_deep_ok_v<K>> {};
+template <class E>
+struct deep_ok<std::optional<E>> : std::bool_constant<all_deep_ok_v<E>> {};
+template <class... E>
+struct deep_ok<std::variant<E...>> : std::bool_constant<all_deep_ok_v<E...>> {};
+template <class A, class B>
+struct deep_ok<std::pair<A, B>> : std::bool_constant<all_deep_ok_v<A, B>> {};
+template <class... E>
+struct deep_ok<std::tuple<E...>> : std::bool_constant<all_deep_ok_v<E...>> {};
+
+// Process-local registry type_id -> type_name, filled (before main) for every
+// type this program encodes or decodes, so a TypeMismatch can name the type a
+// frame actually holds. Thread-safe.
+void register_type_name(std::uint64_t id, std::string_view name) noexcept;
+std::string_view registered_type_name(std::uint64_t id) noexcept;  // "" if unknown
+
+template <class T>
+struct TypeRegistrar {
+  inline static const bool registered = (register_type_name(type_id<T>(), type_name<T>()), true);
+};
+
+[[noreturn]] void throw_encode_failed(std::string_view type, const char* why);
+[[noreturn]] void throw_decode_failed(std::string_view type, const char* why);
+[[noreturn]] void throw_trailing(std::string_view type, std::size_t used, std::size_t size);
+[[noreturn]] void throw_type_mismatch(std::string_view expected, std::uint64_t expected_id, std::uint64_t actual_id);
+
+}  // namespace detail
+
+template <class T>
+concept Serializable = detail::deep_ok<std::remove_cv_t<T>>::value;
+
+// ---- frame header -------------------------------------------------------------
+
+inline constexpr std::uint32_t kFrameMagic = 0x31464B53u;  // bytes "SKF1" (little endian)
+inline constexpr std::uint16_t kFrameVersion = 1;
+inline constexpr std::size_t kFrameHeaderBytes = 24;
+
+struct FrameHeader {
+  std::uint32_t magic = kFrameMagic;
+  std::uint16_t version = kFrameVersion;
+  std::uint16_t flags = 0;
+  std::uint64_t payload_len = 0;
+  std::uint64_t type_id = 0;
+};
+static_assert(sizeof(FrameHeader) == kFrameHeaderBytes && std::is_trivially_copyable_v<FrameHeader>);
+
+// Reads and checks the header at the start of `bytes` (magic, version, flags,
+// and that the payload it announces is all there). Throws DecodeError.
+FrameHeader read_frame_header(std::span<const std::byte> bytes);
+// Total bytes (header + payload) of the frame at the start of `bytes` (which
+// may hold more after it). Throws DecodeError like read_frame_header.
+std::size_t frame_size(std::span<const std::byte> bytes);
+// type_id of the value in the frame. Throws DecodeError if it is not a frame.
+std::uint64_t peek_type_id(std::span<const std::byte> framed);
+// The registered name of a type id ("" if this program never encoded or
+// decoded that type).
+std::string_view type_name_of(std::uint64_t id) noexcept;
+
+// ---- payload only (no header), for storage whose type is fixed -----------------
+
+template <Serializable T>
+void encode_payload(const T& v, std::vector<std::byte>& out) {
+  const std::size_t at = out.size();
+  try {
+    detail::SpanOutputArchive ar(out);
+    ar(v);
+  } catch (const cereal::Exception& e) {
+    out.resize(at);
+    detail::throw_encode_failed(type_name<T>(), e.what());
+  } catch (...) {
+    out.resize(at);
+    throw;
+  }
+}
+
+template <Serializable T>
+T decode_payload(std::span<const std::byte> payload) {
+  static_assert(std::is_default_constructible_v<T>, "sk::ser decodes into a default-constructed T");
+  T v{};
+  detail::SpanInputArchive ar(payload);
+  try {
+    ar(v);
+  } catch (const sk::Error&) {
+    throw;
+  } catch (const cereal::Exception& e) {
+    detail::throw_decode_failed(type_name<T>(), e.what());
+  } catch (const std::length_error& e) {
+    detail::throw_decode_failed(type_name<T>(), e.what());
+  }
+  if (ar.remaining() != 0) detail::throw_trailing(type_name<T>(), ar.position(), payload.size());
+  return v;
+}
+
+// ---- framed messages -------------------------------------------------------------
+
+// Appends one frame holding v to out (out keeps what it had before).
+template <Serializable T>
+void encode_into(const T& v, std::vector<std::byte>& out) {
+  (void)detail::TypeRegistrar<T>::registered;
+  const std::size_t at = out.size();
+  out.resize(at + kFrameHeaderBytes);
+  try {
+    encode_payload(v, out);
+  } catch (...) {
+    out.resize(at);
+    throw;
+  }
+  FrameHeader h;
+  h.payload_len = out.size() - at - kFrameHeaderBytes;
+  h.type_id = type_id<T>();
+  std::memcpy(out.data() + at, &h, sizeof h);
+}
+
+template <Serializable T>
+std::vector<std::byte> encode(const T& v) {
+  std::vector<std::byte> out;
+  encode_into(v, out);
+  return out;
+}
+
+// Decodes a frame that must be exactly one frame of T (no trailing bytes).
+template <Serializable T>
+T decode(std::span<const std::byte> framed) {
+  (void)detail::TypeRegistrar<T>::registered;
+  const FrameHeader h = read_frame_header(framed);
+  if (h.type_id != type_id<T>()) detail::throw_type_mismatch(type_name<T>(), type_id<T>(), h.type_id);
+  if (framed.size() != kFrameHeaderBytes + h.payload_len)
+    detail::throw_trailing(type_name<T>(), kFrameHeaderBytes + h.payload_len, framed.size());
+  return decode_payload<T>(framed.subspan(kFrameHeaderBytes, h.payload_len));
+}
+
+}  // namespace sk::ser
