@@ -60,8 +60,15 @@ class ArenaView {
   std::size_t used() const noexcept;      // bytes handed out (block sizes) and not given back
   std::string_view name() const noexcept;  // "" when anonymous
 
+  // The object at `off` (branch-free, so it never trips -Wnull-dereference):
+  // `off` must be a real offset, not 0 (ptr(0) is the header). For offsets
+  // that may be null use ptr_or_null().
   template <class T>
   T* ptr(Offset off) const noexcept {
+    return reinterpret_cast<T*>(base_ + off);
+  }
+  template <class T>
+  T* ptr_or_null(Offset off) const noexcept {
     return off == kNullOffset ? nullptr : reinterpret_cast<T*>(base_ + off);
   }
   Offset offset_of(const void* p) const noexcept {
@@ -102,6 +109,7 @@ class ArenaView {
 namespace detail {
 struct Mapping;  // process-local: base, fd, attach slot; unmapped with the last Arena
 }
+struct detail_access;
 
 // Process-local handle to a mapped arena; copyable (refcounted mapping). The
 // mapping goes when the last handle in this process goes; named segments stay
@@ -139,8 +147,12 @@ class Arena {
   const std::string& name() const noexcept;  // "" when anonymous
 
   template <class T>
-  T* ptr(Offset off) const noexcept {
+  T* ptr(Offset off) const noexcept {  // off != 0; see ArenaView::ptr
     return view_.ptr<T>(off);
+  }
+  template <class T>
+  T* ptr_or_null(Offset off) const noexcept {
+    return view_.ptr_or_null<T>(off);
   }
   Offset offset_of(const void* p) const noexcept { return view_.offset_of(p); }
   Offset allocate(std::size_t bytes, std::size_t align = 16) { return view_.allocate(bytes, align); }
@@ -168,7 +180,7 @@ class Arena {
   std::shared_ptr<detail::Mapping> map_;
   ArenaView view_;
 
-  friend struct detail::Mapping;
+  friend struct detail_access;
 };
 
 // While a ConstructionScope lives on this thread, objects constructed inside

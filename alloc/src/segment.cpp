@@ -1,0 +1,192 @@
+// Segment files and mappings (see segment.hpp).
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include <sk/alloc/segment.hpp>
+
+namespace sk::alloc {
+namespace {
+
+std::string errno_text(int e) { return std::string(std::strerror(e)) + " (errno " + std::to_string(e) + ")"; }
+
+std::string printable(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s.substr(0, 120)) {
+    if (c < 0x20 || c == 0x7f) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (s.size() > 120) out += "...";
+  return out;
+}
+
+}  // namespace
+
+void validate_segment_name(std::string_view name) {
+  const std::string what = "invalid arena name '" + printable(name) + "': ";
+  if (name.empty()) throw SegmentError(what + "it is empty; give the arena a short name like \"jobs\"");
+  if (name.size() > kMaxNameLength)
+    throw SegmentError(what + "it is " + std::to_string(name.size()) + " bytes long, the limit is " +
+                       std::to_string(kMaxNameLength) + "; use a shorter name");
+  if (name == "." || name == "..") throw SegmentError(what + "'.' and '..' are not names; choose another");
+  for (unsigned char c : name) {
+    if (c == '/')
+      throw SegmentError(what + "it contains '/'; names are single file names in /dev/shm, "
+                                "use '-' or '_' instead");
+    if (c < 0x20 || c == 0x7f)
+      throw SegmentError(what + "it contains a control character; use letters, digits, '-', '_', '.'");
+  }
+}
+
+std::string segment_prefix() { return "sk-" + std::to_string(::getuid()) + "-"; }
+
+std::string segment_path(std::string_view name) {
+  validate_segment_name(name);
+  return std::string(kShmDir) + "/" + segment_prefix() + std::string(name);
+}
+
+Segment::Segment(Segment&& o) noexcept
+    : base_(std::exchange(o.base_, nullptr)),
+      size_(std::exchange(o.size_, 0)),
+      fd_(std::exchange(o.fd_, -1)),
+      path_(std::move(o.path_)) {}
+
+Segment& Segment::operator=(Segment&& o) noexcept {
+  if (this != &o) {
+    Segment tmp(std::move(*this));
+    base_ = std::exchange(o.base_, nullptr);
+    size_ = std::exchange(o.size_, 0);
+    fd_ = std::exchange(o.fd_, -1);
+    path_ = std::move(o.path_);
+  }
+  return *this;
+}
+
+Segment::~Segment() {
+  if (base_) ::munmap(base_, size_);
+  if (fd_ >= 0) ::close(fd_);  // also drops our flock (unless a forked child shares the descriptor)
+}
+
+Segment Segment::map_anonymous(std::size_t bytes) {
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED)
+    throw SegmentError("cannot map an anonymous shared arena of " + std::to_string(bytes) +
+                       " bytes: " + errno_text(errno) + "; ask for a smaller capacity");
+  Segment s;
+  s.base_ = static_cast<std::byte*>(p);
+  s.size_ = bytes;
+  return s;
+}
+
+std::optional<Segment> Segment::create_file(const std::string& path, std::size_t bytes) {
+  const int fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    const int e = errno;
+    if (e == EEXIST) return std::nullopt;
+    throw SegmentError("cannot create shared segment " + path + ": " + errno_text(e) +
+                       (e == EACCES ? "; check the permissions of " + std::string(kShmDir) : std::string()));
+  }
+  Segment s;
+  s.fd_ = fd;
+  s.path_ = path;
+  auto fail = [&](const std::string& msg) {
+    ::unlink(path.c_str());
+    throw SegmentError(msg);
+  };
+  // Exclusive until ready: openers wait, the sweep keeps its hands off.
+  if (::flock(fd, LOCK_EX) != 0) fail("cannot lock new segment " + path + ": " + errno_text(errno));
+  // The umask may have cleared bits of 0600 but never adds any; make it exact.
+  if (::fchmod(fd, 0600) != 0) fail("cannot set mode 0600 on " + path + ": " + errno_text(errno));
+  // Reserve every page now: with a sparse ftruncate a full /dev/shm would be
+  // a SIGBUS on some later first touch instead of an error here.
+  if (const int e = ::posix_fallocate(fd, 0, static_cast<off_t>(bytes)); e != 0) {
+    fail("cannot reserve " + std::to_string(bytes) + " bytes for shared segment " + path + ": " + errno_text(e) +
+         (e == ENOSPC ? "; /dev/shm is full: free space there (df -h /dev/shm; stale sk-* segments are "
+                        "removed by sk::alloc::sweep_stale_segments()) or ask for a smaller capacity"
+                      : std::string()));
+  }
+  try {
+    s.map(bytes);
+  } catch (const SegmentError& ex) {
+    fail(ex.what());
+  }
+  return s;
+}
+
+Segment Segment::open_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    const int e = errno;
+    if (e == ENOENT)
+      throw SegmentError("no shared segment " + path + ": create it first with Arena::create (or check the name)");
+    if (e == ELOOP)
+      throw BadSegment("refusing to open " + path + ": it is a symbolic link, not a segment; remove it");
+    throw SegmentError("cannot open shared segment " + path + ": " + errno_text(e));
+  }
+  Segment s;
+  s.fd_ = fd;
+  s.path_ = path;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw SegmentError("cannot stat " + path + ": " + errno_text(errno));
+  if (!S_ISREG(st.st_mode))
+    throw BadSegment("refusing to open " + path + ": it is not a regular file, so not a suitkaise segment");
+  if (st.st_uid != ::getuid())
+    throw BadSegment("refusing to open " + path + ": it is owned by uid " + std::to_string(st.st_uid) +
+                     ", not by this user (uid " + std::to_string(::getuid()) + "); it is not our segment");
+  if ((st.st_mode & 07777) != 0600) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    throw BadSegment("refusing to open " + path + ": its mode is " + mode +
+                     ", suitkaise segments are 0600; it was not created by suitkaise (or was tampered with)");
+  }
+  return s;
+}
+
+void Segment::map(std::size_t bytes) {
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
+  if (p == MAP_FAILED)
+    throw SegmentError("cannot map " + std::to_string(bytes) + " bytes of " + path_ + ": " + errno_text(errno));
+  base_ = static_cast<std::byte*>(p);
+  size_ = bytes;
+}
+
+bool Segment::try_lock_shared() noexcept { return ::flock(fd_, LOCK_SH | LOCK_NB) == 0; }
+
+void Segment::downgrade_lock() noexcept { ::flock(fd_, LOCK_SH); }
+
+bool Segment::still_linked() const noexcept {
+  struct stat a {}, b {};
+  if (::fstat(fd_, &a) != 0 || ::lstat(path_.c_str(), &b) != 0) return false;
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+std::size_t Segment::file_size() const {
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) throw SegmentError("cannot stat " + path_ + ": " + errno_text(errno));
+  return static_cast<std::size_t>(st.st_size);
+}
+
+std::size_t Segment::read_at(void* dst, std::size_t n, std::size_t offset) const noexcept {
+  std::size_t got = 0;
+  while (got < n) {
+    const ssize_t r = ::pread(fd_, static_cast<char*>(dst) + got, n - got, static_cast<off_t>(offset + got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    got += static_cast<std::size_t>(r);
+  }
+  return got;
+}
+
+}  // namespace sk::alloc

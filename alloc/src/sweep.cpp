@@ -1,0 +1,134 @@
+// Stale-segment sweep (see sweep.hpp).
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <ctime>
+#include <vector>
+
+#include <sk/alloc/header.hpp>
+#include <sk/alloc/segment.hpp>
+#include <sk/alloc/sweep.hpp>
+
+namespace sk::alloc {
+namespace {
+
+struct Fd {
+  int fd = -1;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);  // drops the flock we may hold
+  }
+};
+
+std::size_t pread_all(int fd, void* dst, std::size_t n) noexcept {
+  std::size_t got = 0;
+  while (got < n) {
+    const ssize_t r = ::pread(fd, static_cast<char*>(dst) + got, n - got, static_cast<off_t>(got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    got += static_cast<std::size_t>(r);
+  }
+  return got;
+}
+
+HeaderSnapshot read_header(int fd) noexcept {
+  unsigned char raw[sizeof(SegmentHeader)];
+  return decode_header(raw, pread_all(fd, raw, sizeof raw));
+}
+
+// A live attacher or the creator of the segment whose header is `h`, or 0.
+std::uint32_t live_owner(const HeaderSnapshot& h) {
+  for (const std::uint64_t slot : h.attach) {
+    const OwnerId o = OwnerId::unpack(slot);
+    if (!o.empty() && is_alive(o)) return o.pid;
+  }
+  const OwnerId c = OwnerId::unpack(h.creator);
+  if (!c.empty() && is_alive(c)) return c.pid;
+  return 0;
+}
+
+}  // namespace
+
+SegmentStatus check_segment(const std::string& path, bool remove_if_stale) {
+  SegmentStatus st;
+  Fd f;
+  f.fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+  if (f.fd < 0) {
+    if (errno == ENOENT) return st;  // gone
+    st.verdict = SegmentVerdict::foreign;
+    st.why = errno == ELOOP ? "it is a symbolic link" : "it cannot be opened";
+    return st;
+  }
+  struct stat sb {};
+  if (::fstat(f.fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_uid != ::getuid()) {
+    st.verdict = SegmentVerdict::foreign;
+    st.why = "it is not a regular file owned by this user";
+    return st;
+  }
+  // Every process that maps the segment holds a shared flock (the creator an
+  // exclusive one until ready). If we cannot lock it exclusively, it is in use.
+  if (::flock(f.fd, LOCK_EX | LOCK_NB) != 0) {
+    st.verdict = SegmentVerdict::in_use;
+    if (const HeaderSnapshot h = read_header(f.fd); h.complete() && h.magic == kSegmentMagic)
+      st.live_pid = live_owner(h);
+    st.why = "a live process maps it";
+    return st;
+  }
+  // Nobody else holds a lock now, so nobody is writing the header: read it.
+  const HeaderSnapshot h = read_header(f.fd);
+  const std::uint64_t magic = h.magic;
+  if (magic == 0) {
+    const std::time_t newest = sb.st_mtime > sb.st_ctime ? sb.st_mtime : sb.st_ctime;
+    if (std::time(nullptr) - newest < kNoHeaderGraceSeconds) {
+      st.verdict = SegmentVerdict::young;
+      st.why = "it has no header yet and was created moments ago";
+      return st;
+    }
+    st.verdict = SegmentVerdict::stale;
+    st.why = "it has no header: its creator died before initializing it";
+  } else if (magic != kSegmentMagic) {
+    st.verdict = SegmentVerdict::foreign;
+    st.why = "it is not a suitkaise segment (wrong magic)";
+    return st;
+  } else if (!h.complete() || h.version != kFormatVersion) {
+    st.verdict = SegmentVerdict::foreign;
+    st.why = "it is truncated or has another format version";
+    return st;
+  } else if (const std::uint32_t pid = live_owner(h); pid != 0) {
+    st.verdict = SegmentVerdict::in_use;
+    st.live_pid = pid;
+    st.why = "process " + std::to_string(pid) + " is attached to it and alive";
+    return st;
+  } else {
+    st.verdict = SegmentVerdict::stale;
+    st.why = "its creator and every attached process are dead";
+  }
+  // Stale. Unlink only the file we examined (not one re-created meanwhile).
+  if (remove_if_stale) {
+    struct stat now {};
+    if (::lstat(path.c_str(), &now) == 0 && now.st_dev == sb.st_dev && now.st_ino == sb.st_ino)
+      st.removed = ::unlink(path.c_str()) == 0;
+  }
+  return st;
+}
+
+std::size_t sweep_stale_segments() {
+  const std::string prefix = segment_prefix();
+  std::vector<std::string> paths;
+  if (DIR* d = ::opendir(std::string(kShmDir).c_str())) {
+    while (const dirent* e = ::readdir(d)) {
+      if (std::string_view(e->d_name).starts_with(prefix)) paths.push_back(std::string(kShmDir) + "/" + e->d_name);
+    }
+    ::closedir(d);
+  }
+  std::size_t removed = 0;
+  for (const auto& p : paths) {
+    if (check_segment(p, true).removed) ++removed;
+  }
+  return removed;
+}
+
+}  // namespace sk::alloc
