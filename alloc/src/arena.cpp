@@ -106,7 +106,8 @@ void mark(SegmentHeader& h, InitState s) noexcept {
   // SYNC POINT: release publishes everything the creator (and InitFn) wrote
   // into the arena before openers see `ready`; they load it with acquire.
   h.init_state.store(static_cast<std::uint32_t>(s), std::memory_order_release);
-  h.init_wait.notify_all();
+  // Openers poll the state with short sleeps (they may not have mapped the
+  // segment yet), so h.init_wait is reserved and not notified here.
 }
 
 void sleep_step(int& step) {
