@@ -71,6 +71,7 @@
 
 #include <sk/core/backoff.hpp>
 #include <sk/core/error.hpp>
+#include <sk/core/fence.hpp>
 #include <sk/core/futex.hpp>
 
 namespace sk::core {
@@ -149,7 +150,7 @@ class Seqlock {
     // from such a writer, its lock CAS happens-before the load below, which
     // then sees a version >= start + 3 and rejects the copy. Without it the
     // re-read could be satisfied before the word loads and accept torn data.
-    std::atomic_thread_fence(std::memory_order_acquire);
+    fence(std::memory_order_acquire);
     const std::uint32_t now = version_of(seq_.load(std::memory_order_relaxed));
     return static_cast<std::uint32_t>(now - even(version_of(ticket))) < 3u;
   }
@@ -315,7 +316,7 @@ class Seqlock {
     // SYNC POINT (release fence): orders the lock CAS before our data stores;
     // pairs with read_valid()'s acquire fence. Without it a reader could copy
     // our half-written words and still re-read the old version.
-    std::atomic_thread_fence(std::memory_order_release);
+    fence(std::memory_order_release);
     return true;
   }
 

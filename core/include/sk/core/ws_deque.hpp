@@ -35,6 +35,7 @@
 #include <type_traits>
 
 #include <sk/core/cacheline.hpp>
+#include <sk/core/fence.hpp>
 
 namespace sk::core {
 
@@ -96,7 +97,7 @@ class WsDeque {
     // SYNC POINT: seq_cst fence, pairs with the fence in steal(): either
     // this pop sees the thief's top_ increment, or the thief sees our
     // decremented bottom_. Without it both could take the last item.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    fence(std::memory_order_seq_cst);
     std::int64_t t = top_.load(std::memory_order_relaxed);
     if (t > b) {  // empty: undo the decrement
       bottom_.store(b + 1, std::memory_order_release);  // SYNC POINT: as above
@@ -122,7 +123,7 @@ class WsDeque {
     // top_ read before our bottom_ read in the total order of fences, so we
     // cannot combine an old top_ with a bottom_ the owner already lowered
     // past it. Without it a thief and the owner could both take the last item.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    fence(std::memory_order_seq_cst);
     // SYNC POINT: acquire, pairs with the release stores of bottom_ in
     // push()/pop(): makes slot t (and what its item refers to) visible.
     const std::int64_t b = bottom_.load(std::memory_order_acquire);
