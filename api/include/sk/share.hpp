@@ -81,7 +81,8 @@ class Share {
   State& operator*() const noexcept { return *ctl_->state; }
   State* get() const noexcept { return ctl_->state; }
 
-  const alloc::Arena& arena() const noexcept { return ctl_->arena; }
+  // The arena handle (allocate from it, check used()/capacity()).
+  alloc::Arena& arena() const noexcept { return ctl_->arena; }
   const std::string& name() const noexcept { return ctl_->arena.name(); }
 
   // One line per member: "  counter: Atomic sk::Atomic<long int> = 20".
