@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <new>
+#include <optional>
 #include <thread>
 
 #include <sk/alloc/arena.hpp>
@@ -209,8 +210,23 @@ Arena Arena::open(std::string_view name, Layout layout, std::chrono::millisecond
   };
   const std::string who = "shared segment '" + std::string(name) + "' (" + path + ")";
   int step = 0;
+  OwnerId waited_for{};  // the creator we saw initializing it, if any
   for (;;) {
-    Segment seg = Segment::open_file(path);  // checks type, owner, mode; throws if absent
+    std::optional<Segment> opened;
+    try {
+      opened.emplace(Segment::open_file(path));  // checks type, owner, mode; throws if absent
+    } catch (const BadSegment&) {
+      throw;
+    } catch (const SegmentError&) {
+      // It vanished while we waited for its initialization: the sweep (or
+      // the creator's failure path) removed it.
+      if (!waited_for.empty())
+        throw BadSegment(who + ": its creator (pid " + std::to_string(waited_for.pid) + ") " +
+                         (is_alive(waited_for) ? "gave up" : "died during initialization") +
+                         " and the segment was removed while we waited; create it again");
+      throw;
+    }
+    Segment& seg = *opened;
     // The creator holds the lock exclusively until the segment is ready.
     const bool locked = seg.try_lock_shared();
     const bool late = std::chrono::steady_clock::now() >= deadline;
@@ -259,6 +275,7 @@ Arena Arena::open(std::string_view name, Layout layout, std::chrono::millisecond
         throw BadSegment(who + ": its creator (pid " + std::to_string(creator.pid) +
                          ") died during initialization; remove it with sk::alloc::Arena::unlink(\"" +
                          std::string(name) + "\") or sk::alloc::sweep_stale_segments() and create it again");
+      waited_for = creator;
       if (late)
         throw SegmentError(who + " is still being initialized by pid " + std::to_string(creator.pid) + " after " +
                            waited_ms() + " ms; pass a longer init_timeout to Arena::open");
