@@ -76,7 +76,12 @@ void FieldTable::publish_and_unlock(std::uint64_t mask) const noexcept {
   // before it; recovery (after our death) rolls the call forward iff it sees
   // 1. Without the order a recoverer could flip to half-written copies.
   at(leader).commit.store(1, std::memory_order_release);
-  for (std::uint64_t m = mask; m != 0; m &= m - 1) flip_to_target(at(lowest(m)));
+  std::size_t flipped = 0;
+  if (publish_hook != nullptr) publish_hook(flipped);
+  for (std::uint64_t m = mask; m != 0; m &= m - 1) {
+    flip_to_target(at(lowest(m)));
+    if (publish_hook != nullptr) publish_hook(++flipped);
+  }
   // SYNC POINT: release keeps the flips before "no longer committing"; a
   // recoverer seeing 0 does nothing, which is right only once all flipped.
   at(leader).commit.store(0, std::memory_order_release);

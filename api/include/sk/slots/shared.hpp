@@ -95,6 +95,11 @@ struct alignas(core::kCacheLine) FieldHeader {
 static_assert(std::is_standard_layout_v<FieldHeader>);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free && std::atomic<std::uint32_t>::is_always_lock_free);
 
+// Crash-test injection point (process-local; nullptr in production): called
+// in publish_and_unlock() after the commit point and after each field flip,
+// with the number of fields flipped so far. Tests SIGKILL themselves there.
+inline void (*publish_hook)(std::size_t flipped) noexcept = nullptr;
+
 // Process-local view of the headers of one Shared<U> (base + offsets), used
 // by the type-independent locking and recovery code in shared.cpp.
 class FieldTable {
