@@ -9,6 +9,7 @@
 #include <optional>
 
 #include <sk/core/backoff.hpp>
+#include <sk/core/fence.hpp>
 
 namespace sk::core {
 
@@ -43,7 +44,7 @@ struct alignas(8) WaitPoint {
   void notify_all() noexcept {
     // SYNC POINT: pairs with the fence in wait_until(); orders the caller's
     // state publication before our read of waiters_.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    fence(std::memory_order_seq_cst);
     if (waiters_.load(std::memory_order_relaxed) != 0) {
       epoch_.fetch_add(1, std::memory_order_release);
       futex_wake(epoch_);
@@ -65,7 +66,7 @@ struct alignas(8) WaitPoint {
       if (ready()) return true;
       waiters_.fetch_add(1, std::memory_order_relaxed);
       // SYNC POINT: pairs with the fence in notify_all() (see class comment).
-      std::atomic_thread_fence(std::memory_order_seq_cst);
+      fence(std::memory_order_seq_cst);
       if (ready()) {
         waiters_.fetch_sub(1, std::memory_order_relaxed);
         return true;
