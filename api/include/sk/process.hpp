@@ -1,0 +1,211 @@
+#pragma once
+// sk::Skprocess<R>: a worker class with lifecycle hooks that runs in its own
+// process.
+//
+//   class Worker : public sk::Skprocess<int> {
+//    public:
+//     Worker() { config.runs = 10; config.lives = 3; config.timeouts.run = 50ms; }
+//     void prerun() override {}          // optional
+//     void run() override { ++n_; }      // required
+//     void postrun() override {}         // optional
+//     void onfinish() override {}        // optional
+//     int result() override { return n_; }               // optional (default: R{})
+//     int error(const sk::ProcessError& e) override {}   // optional (default: rethrow)
+//    private:
+//     int n_ = 0;
+//   };
+//   Worker w; w.start(); ... int r = w.get();   // or: int r = Worker{}.execute();
+//
+// Naming: the hooks are called run() and result() (as in the original), so
+// the parent-side calls that the original named result() and run() are
+// get() (wait, then return R or throw the failure; like std::future::get)
+// and execute() (start + wait + get).
+//
+// Semantics (see docs/process.md):
+//   - start() forks; the child sees the object exactly as it was at start()
+//     (no serialization of the object). Only the result or the failure comes
+//     back (sk::ser), plus the automatic hook timers (shared memory, live).
+//   - per iteration: prerun, run, postrun; then once onfinish, result.
+//     stop() (parent or worker) ends the loop after the current hook;
+//     onfinish and result still run.
+//   - lives: an exception in prerun/run/postrun costs a life and retries the
+//     same run index in the same process; a crash or a hook timeout costs a
+//     life and restarts a fresh worker from the start() snapshot at that run
+//     index. Exhausted: error() runs and its value (or the failure) is the
+//     outcome. Failures in onfinish/result go to error() without a lives cost.
+//   - tell()/listen(): FIFO messages of any Serializable type, both ways.
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <type_traits>
+#include <vector>
+
+#include <sk/ipc/serialize.hpp>
+#include <sk/ipc/supervisor.hpp>
+#include <sk/process_errors.hpp>
+#include <sk/timer.hpp>
+
+namespace sk {
+
+struct ProcessTimeouts {
+  std::optional<std::chrono::milliseconds> prerun, run, postrun, onfinish, result, error;
+};
+
+struct ProcessConfig {
+  std::optional<std::uint64_t> runs;                 // unset: until stop() or join_in
+  std::optional<std::chrono::nanoseconds> join_in;   // stop starting iterations after this long
+  std::uint32_t lives = 1;                           // total attempts (1 = no retry)
+  ProcessTimeouts timeouts;                          // per hook; enforced by a supervisor process
+  std::size_t channel_bytes = std::size_t{1} << 18;  // ring size of each tell/listen direction
+};
+
+// Automatic per-hook timers. full_run: prerun + run + postrun of each
+// completed iteration.
+struct ProcessTimers {
+  Sktimer prerun, run, postrun, onfinish, result, error, full_run;
+};
+
+namespace process_detail {
+
+// The part of Skprocess that does not depend on R.
+class ProcessBase : protected ipc::WorkerBody {
+ public:
+  ProcessConfig config;
+
+  ProcessBase() = default;
+  ProcessBase(const ProcessBase&) = delete;
+  ProcessBase& operator=(const ProcessBase&) = delete;
+  virtual ~ProcessBase() = default;  // a running process is killed by the handle
+
+  // Forks the process and returns at once. Throws ProcessAlreadyStarted on a
+  // second call, ProcessConfigError for a bad config, ipc::SpawnError.
+  void start();
+  // Waits until the process has finished (true) or the timeout passed
+  // (false). True at once if it was never started.
+  bool wait();
+  bool wait(std::chrono::nanoseconds timeout);
+  // Asks the loop to end after the current hook (parent or worker). Returns
+  // at once; onfinish and result still run.
+  void stop() noexcept;
+  // SIGKILL, no more hooks; get() then throws ProcessKilled.
+  void kill() noexcept;
+  bool is_alive() noexcept;
+  // Completed iterations, live from the worker.
+  std::uint64_t current_run() const noexcept;
+  // The current worker's pid (it changes when a crashed worker is replaced).
+  pid_t pid() const noexcept;
+  // Hook timers, updated from the worker's live samples at each call.
+  const ProcessTimers& timers();
+
+  // Sends a message to the other side (parent -> worker, or worker -> parent).
+  template <ser::Serializable T>
+  void tell(const T& value) {
+    check_channel("tell");
+    std::vector<std::byte> bytes;
+    ser::encode_into(value, bytes);
+    handle_.send(bytes);
+  }
+  // Receives the next message from the other side; nullopt on timeout (or,
+  // in the parent, when the worker has finished and nothing is left).
+  template <ser::Serializable T>
+  std::optional<T> listen(std::optional<std::chrono::nanoseconds> timeout = std::nullopt) {
+    check_channel("listen");
+    auto bytes = handle_.receive(timeout);
+    if (!bytes) return std::nullopt;
+    return ser::decode<T>(*bytes);
+  }
+
+ protected:
+  // Waits and checks that the outcome can be read (parent side).
+  const ipc::Outcome& collect_outcome(const char* what);
+  bool in_worker() const noexcept { return handle_.in_worker(); }
+
+ private:
+  void check_channel(const char* what) const;
+  ipc::ProcessSpec make_spec() const;
+
+  ipc::ProcessHandle handle_;
+  ProcessTimers timers_;
+  bool collected_ = false;
+};
+
+}  // namespace process_detail
+
+template <class R = void>
+class Skprocess : public process_detail::ProcessBase {
+  static_assert(std::is_void_v<R> || ser::Serializable<R>,
+                "Skprocess<R>: R must be void or Serializable with sk::ser (add SK_FIELDS to your struct)");
+
+ public:
+  using result_type = R;
+
+  // ---- parent-side control -------------------------------------------------
+  // Waits for the process, then returns its result or throws its failure (a
+  // ProcessError subclass). May be called again (same outcome).
+  R get() {
+    const ipc::Outcome& o = collect_outcome("get()");
+    if (!o.ok) process_detail::throw_failure(o.failure);
+    if constexpr (!std::is_void_v<R>) return ser::decode<R>(o.result);
+  }
+  // start() + wait() + get().
+  R execute() {
+    start();
+    return get();
+  }
+
+  // ---- hooks (run in the worker) --------------------------------------------
+  virtual void prerun() {}
+  virtual void run() = 0;
+  virtual void postrun() {}
+  virtual void onfinish() {}
+  virtual R result() {
+    if constexpr (std::is_void_v<R>) {
+      return;
+    } else if constexpr (std::is_default_constructible_v<R>) {
+      return R{};
+    } else {
+      throw ProcessUsageError("Skprocess<R>::result(): R is not default-constructible; override result()");
+    }
+  }
+  // Receives the failure when lives are exhausted (or onfinish/result
+  // failed). Return a value to make it the result; rethrow (the default) to
+  // deliver the failure.
+  virtual R error(const ProcessError& failure) {
+    failure.rethrow();
+    throw failure;  // not reached: rethrow() throws the dynamic type
+  }
+
+ private:
+  void call_hook(ipc::HookId h) override {
+    switch (h) {
+      case ipc::HookId::prerun: prerun(); break;
+      case ipc::HookId::run: run(); break;
+      case ipc::HookId::postrun: postrun(); break;
+      case ipc::HookId::onfinish: onfinish(); break;
+      default: break;
+    }
+  }
+  void call_result(std::vector<std::byte>& out) override {
+    if constexpr (std::is_void_v<R>) {
+      result();
+    } else {
+      ser::encode_into(result(), out);
+    }
+  }
+  void call_error(const ipc::FailureInfo& f, std::vector<std::byte>& out) override {
+    try {
+      std::rethrow_exception(process_detail::make_failure(f));
+    } catch (const ProcessError& e) {
+      if constexpr (std::is_void_v<R>) {
+        error(e);
+      } else {
+        ser::encode_into(error(e), out);
+      }
+    }
+  }
+};
+
+}  // namespace sk

@@ -1,0 +1,126 @@
+#include <cxxabi.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <typeinfo>
+
+#include <sk/ipc/failure.hpp>
+
+namespace sk::ipc {
+namespace {
+
+template <class T>
+void put(std::vector<std::byte>& out, T v) {
+  const auto at = out.size();
+  out.resize(at + sizeof v);
+  std::memcpy(out.data() + at, &v, sizeof v);
+}
+
+void put_string(std::vector<std::byte>& out, const std::string& s) {
+  put<std::uint32_t>(out, static_cast<std::uint32_t>(s.size()));
+  const auto at = out.size();
+  out.resize(at + s.size());
+  std::memcpy(out.data() + at, s.data(), s.size());
+}
+
+struct Reader {
+  std::span<const std::byte> in;
+  std::size_t pos = 0;
+  template <class T>
+  T get() {
+    T v;
+    need(sizeof v);
+    std::memcpy(&v, in.data() + pos, sizeof v);
+    pos += sizeof v;
+    return v;
+  }
+  std::string get_string() {
+    const auto n = get<std::uint32_t>();
+    need(n);
+    std::string s(reinterpret_cast<const char*>(in.data() + pos), n);
+    pos += n;
+    return s;
+  }
+  void need(std::size_t n) const {
+    if (in.size() - pos < n)
+      throw sk::Error("sk::ipc::decode_failure: truncated failure record (" + std::to_string(in.size()) +
+                      " bytes); the worker died while reporting its failure");
+  }
+};
+
+constexpr std::uint32_t kFailureMagic = 0x534b4641;  // "SKFA"
+
+std::string demangle(const char* name) {
+  int status = 0;
+  std::unique_ptr<char, void (*)(void*)> d(abi::__cxa_demangle(name, nullptr, nullptr, &status), std::free);
+  return status == 0 && d ? std::string(d.get()) : std::string(name);
+}
+
+}  // namespace
+
+void encode_failure(const FailureInfo& f, std::vector<std::byte>& out) {
+  put<std::uint32_t>(out, kFailureMagic);
+  put<std::uint8_t>(out, static_cast<std::uint8_t>(f.kind));
+  put<std::uint8_t>(out, static_cast<std::uint8_t>(f.hook));
+  put<std::uint64_t>(out, f.run);
+  put<std::int32_t>(out, f.signal);
+  put<std::int32_t>(out, f.exit_code);
+  put<std::int64_t>(out, f.limit_ms);
+  put_string(out, f.type_name);
+  put_string(out, f.what);
+}
+
+FailureInfo decode_failure(std::span<const std::byte> in) {
+  Reader r{in};
+  if (r.get<std::uint32_t>() != kFailureMagic)
+    throw sk::Error("sk::ipc::decode_failure: not a failure record (bad magic)");
+  FailureInfo f;
+  const auto kind = r.get<std::uint8_t>();
+  const auto hook = r.get<std::uint8_t>();
+  if (kind > 3 || hook >= kHookCount) throw sk::Error("sk::ipc::decode_failure: corrupt failure record");
+  f.kind = static_cast<FailureInfo::Kind>(kind);
+  f.hook = static_cast<HookId>(hook);
+  f.run = r.get<std::uint64_t>();
+  f.signal = r.get<std::int32_t>();
+  f.exit_code = r.get<std::int32_t>();
+  f.limit_ms = r.get<std::int64_t>();
+  f.type_name = r.get_string();
+  f.what = r.get_string();
+  return f;
+}
+
+void capture_exception(FailureInfo& f) {
+  const std::type_info* t = abi::__cxa_current_exception_type();
+  f.type_name = t ? demangle(t->name()) : "unknown";
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    f.what = e.what();
+  } catch (...) {
+    f.what.clear();
+  }
+}
+
+FailureInfo crash_failure(int wait_status, HookId hook, std::uint64_t run) {
+  FailureInfo f;
+  f.kind = FailureInfo::Kind::crash;
+  f.hook = hook;
+  f.run = run;
+  if (WIFSIGNALED(wait_status)) {
+    f.signal = WTERMSIG(wait_status);
+    const char* d = strsignal(f.signal);
+    f.what = std::string("worker killed by signal ") + std::to_string(f.signal) + " (" + (d ? d : "?") + ")";
+  } else if (WIFEXITED(wait_status)) {
+    f.exit_code = WEXITSTATUS(wait_status);
+    f.what = "worker exited with status " + std::to_string(f.exit_code) + " without delivering an outcome";
+  } else {
+    f.what = "worker ended abnormally";
+  }
+  return f;
+}
+
+}  // namespace sk::ipc
