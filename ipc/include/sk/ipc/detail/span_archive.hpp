@@ -24,12 +24,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <span>
 #include <string>
 #include <type_traits>
 #include <vector>
 
 #include <cereal/cereal.hpp>
+#include <cereal/details/helpers.hpp>
 
 namespace sk::ser::detail {
 
@@ -211,6 +213,17 @@ class SpanInputArchive : public cereal::InputArchive<SpanInputArchive, cereal::A
         loadBinary(v.data(), sizeof(T));
       } else {
         Base::operator()(v);
+      }
+    } else if constexpr (is_specialization<T, std::multimap>::value) {
+      // cereal 1.3.2 inserts each item before the previous one, which reverses
+      // runs of equal keys; insert at the end to keep their order.
+      const std::uint64_t n = load_count(1);
+      v.clear();
+      for (std::uint64_t i = 0; i < n; ++i) {
+        typename T::key_type key{};
+        typename T::mapped_type value{};
+        (*this)(cereal::make_map_item(key, value));
+        v.emplace_hint(v.end(), std::move(key), std::move(value));
       }
     } else {
       Base::operator()(v);
