@@ -195,22 +195,10 @@ class Engine {
       return;
     }
     std::vector<std::byte> out;
-    begin_hook(HookId::result);
-    const auto t0 = steady_clock::now();
-    try {
-      body_.call_result(out);
-    } catch (...) {
-      end_hook();
-      f = FailureInfo{};
-      f.kind = FailureInfo::Kind::exception;
-      f.hook = HookId::result;
-      f.run = run;
-      capture_exception(f);
+    if (!timed_call(HookId::result, run, t, f, [&] { body_.call_result(out); })) {
       deliver_error(f);
       return;
     }
-    end_hook();
-    push_timer_sample(cb_, HookId::result, duration<double>(steady_clock::now() - t0).count());
     finish(true, out);
   }
 
@@ -262,10 +250,17 @@ class Engine {
   void end_hook() noexcept { cb_.deadline.store(0, std::memory_order_release); }
 
   bool timed_call(HookId h, std::uint64_t run, double& seconds, FailureInfo& f) {
+    return timed_call(h, run, seconds, f, [&] { body_.call_hook(h); });
+  }
+
+  // Runs fn as hook h: deadline word for the supervisor, timer sample on
+  // success; on an exception fills f and returns false.
+  template <class Fn>
+  bool timed_call(HookId h, std::uint64_t run, double& seconds, FailureInfo& f, Fn&& fn) {
     begin_hook(h);
     const auto t0 = steady_clock::now();
     try {
-      body_.call_hook(h);
+      fn();
     } catch (...) {
       end_hook();
       f = FailureInfo{};
