@@ -153,6 +153,17 @@ class ByteRing {
     return room_for(pos, (rec > to_end ? to_end : 0) + rec);
   }
 
+  // Bytes published and not yet released by the consumer (either side;
+  // approximate while the other side runs). 0 means the consumer has taken
+  // everything that was published.
+  std::size_t unreleased_bytes() const noexcept {
+    // SYNC POINT: acquire loads of both published indices (a snapshot for
+    // decisions such as "is anything in flight"; no data is read through it).
+    const std::uint64_t head = cons_.head.load(std::memory_order_acquire);
+    const std::uint64_t tail = prod_.tail.load(std::memory_order_acquire);
+    return tail >= head ? static_cast<std::size_t>(tail - head) : 0;
+  }
+
   // ---- consumer ------------------------------------------------------------
   // The next unreleased message, or a span with a null data() when none is
   // published. (A zero-length message has a non-null data().) Calling it

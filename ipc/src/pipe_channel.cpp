@@ -1,0 +1,332 @@
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <new>
+#include <string>
+#include <thread>
+
+#include <sk/alloc/header.hpp>
+#include <sk/ipc/pipe_channel.hpp>
+
+namespace sk::ipc {
+namespace {
+
+using alloc::Arena;
+using alloc::Offset;
+using alloc::OwnerId;
+using core::ByteRing;
+
+constexpr std::size_t kRingAlign = 128;
+constexpr std::size_t kBlockAlign = 64;
+
+alloc::Layout pipe_layout() {
+  // Changes to PipeBlock, ByteRing or the record format must change this.
+  return alloc::Layout{0x736B5069'70653031ull ^ (sizeof(PipeBlock) << 16) ^ sizeof(ByteRing),
+                       "sk::Pipe v1: PipeBlock{owner[2],closed[2]} + ByteRing x2 + arena blocks"};
+}
+
+std::string pid_text(std::uint64_t packed) { return std::to_string(OwnerId::unpack(packed).pid); }
+
+const char* role_name(PipeRole r) noexcept { return r == PipeRole::anchor ? "anchor" : "point"; }
+
+// The arena never merges freed runs and looks for a run of P pages only on
+// the lists whose runs are all >= P, so a freed run is reused only if runs
+// are power-of-two pages. Message blocks are therefore rounded up to a
+// power-of-two number of pages (small ones are power-of-two sized already).
+std::size_t block_bytes(std::size_t n) noexcept {
+  if (n <= 2048) return n == 0 ? 1 : n;
+  const std::size_t pages = (n + alloc::kPageBytes - 1) / alloc::kPageBytes;
+  return std::bit_ceil(pages) * alloc::kPageBytes;
+}
+
+// Largest message block the fresh arena can hand out (a power-of-two number
+// of pages), confirmed by a probe allocation.
+std::uint64_t probe_max_message(Arena& a) {
+  const std::size_t left_pages = (a.capacity() - alloc::kHeaderBytes - a.used()) / alloc::kPageBytes;
+  for (std::size_t pages = left_pages ? std::bit_floor(left_pages) : 0; pages >= 1; pages /= 2) {
+    try {
+      const std::size_t n = pages * alloc::kPageBytes;
+      const Offset off = a.allocate(n, kBlockAlign);
+      a.deallocate(off, n, kBlockAlign);
+      return n;
+    } catch (const alloc::ArenaFull&) {
+    }
+  }
+  return 0;
+}
+
+void init_block(Arena& a, bool one_way, const PipeOptions& opts) {
+  const std::size_t ring_mem = ByteRing::bytes_needed(opts.ring_bytes);
+  const Offset blk_off = a.allocate(sizeof(PipeBlock), alignof(PipeBlock));
+  auto* blk = new (a.ptr<void>(blk_off)) PipeBlock{};
+  const int rings = one_way ? 1 : 2;
+  std::size_t ring_max = 0;
+  for (int d = 0; d < rings; ++d) {
+    const Offset off = a.allocate(ring_mem, kRingAlign);
+    ring_max = ByteRing::create(a.ptr<void>(off), opts.ring_bytes)->max_message();
+    blk->ring_off[d] = off;
+  }
+  blk->version = PipeBlock::kVersion;
+  blk->one_way = one_way ? 1 : 0;
+  blk->ring_mem_bytes = ring_mem;
+  blk->inline_max = std::min<std::uint64_t>(opts.inline_max, ring_max);
+  blk->creator = alloc::self_owner().pack();
+  blk->max_message = probe_max_message(a);
+  blk->magic = PipeBlock::kMagic;  // published by the arena's ready marker
+  a.set_root(blk_off);
+}
+
+void check_options(const PipeOptions& opts) {
+  (void)ByteRing::bytes_needed(opts.ring_bytes);  // throws RingError on a bad size
+  const std::size_t need = 2 * ByteRing::bytes_needed(opts.ring_bytes) + alloc::kHeaderBytes + 64 * 1024;
+  if (opts.arena_bytes < need)
+    throw PipeError("sk::Pipe: arena_bytes " + std::to_string(opts.arena_bytes) + " is too small for two rings of " +
+                    std::to_string(opts.ring_bytes) + " bytes; give at least " + std::to_string(need));
+}
+
+}  // namespace
+
+bool PipeMessage::raw() const noexcept { return (flags & PipeEnd::kFlagRaw) != 0; }
+
+std::pair<std::shared_ptr<PipeEnd>, std::shared_ptr<PipeEnd>> PipeEnd::create(bool one_way,
+                                                                               const PipeOptions& opts,
+                                                                               std::string_view name) {
+  check_options(opts);
+  auto init = [&](Arena& a) { init_block(a, one_way, opts); };
+  Arena a = name.empty() ? Arena::create_anonymous(opts.arena_bytes, pipe_layout(), init)
+                         : Arena::create(name, opts.arena_bytes, pipe_layout(), init);
+  return {std::make_shared<PipeEnd>(a, PipeRole::anchor), std::make_shared<PipeEnd>(a, PipeRole::point)};
+}
+
+std::shared_ptr<PipeEnd> PipeEnd::attach(std::string_view name, PipeRole role, bool one_way) {
+  Arena a = Arena::open(name, pipe_layout());
+  auto end = std::make_shared<PipeEnd>(a, role);
+  if (end->one_way() != one_way)
+    throw PipeEndpointError("sk::Pipe: the pipe '" + std::string(name) + "' is " +
+                            (end->one_way() ? "one-way" : "duplex") + "; attach it as " +
+                            (end->one_way() ? "a one-way receiver (Pipe::attach_receiver)" : "a duplex point (Pipe::attach_point)"));
+  return end;
+}
+
+void PipeEnd::unlink(std::string_view name) { Arena::unlink(name); }
+
+PipeEnd::PipeEnd(Arena arena, PipeRole role) : arena_(std::move(arena)), role_(role) {
+  const Offset root = arena_.root();
+  if (root == 0 || !arena_.view().contains(root, sizeof(PipeBlock)))
+    throw PipeEndpointError("sk::Pipe: the segment '" + arena_.name() + "' holds no pipe");
+  blk_ = arena_.ptr<PipeBlock>(root);
+  if (blk_->magic != PipeBlock::kMagic || blk_->version != PipeBlock::kVersion)
+    throw PipeEndpointError("sk::Pipe: the segment '" + arena_.name() + "' holds no pipe of this version");
+  auto ring_at = [&](int d) -> ByteRing* {
+    const Offset off = blk_->ring_off[d];
+    if (off == 0) return nullptr;
+    if (!arena_.view().contains(off, blk_->ring_mem_bytes))
+      throw core::RingCorrupt("sk::Pipe: ring offset outside the arena; the segment is damaged");
+    return ByteRing::attach(arena_.ptr<void>(off), blk_->ring_mem_bytes);
+  };
+  ByteRing* to_point = ring_at(0);
+  ByteRing* to_anchor = ring_at(1);
+  if (role_ == PipeRole::anchor) {
+    out_ = to_point;
+    in_ = to_anchor;
+  } else {
+    out_ = to_anchor;
+    in_ = to_point;
+  }
+}
+
+PipeEnd::~PipeEnd() { close(); }
+
+void PipeEnd::claim() {
+  const std::uint64_t self = alloc::self_owner().pack();
+  if (claimed_as_ == self) return;
+  std::uint64_t expected = 0;
+  auto& word = blk_->owner[static_cast<int>(role_)];
+  // SYNC POINT: acq_rel CAS; release publishes our claim (and the owner tags
+  // below) to the peer's liveness checks, acquire sees an earlier claimer.
+  if (word.compare_exchange_strong(expected, self, std::memory_order_acq_rel) || expected == self) {
+    claimed_as_ = self;
+    if (out_) out_->producer_tag().store(self, std::memory_order_release);
+    if (in_) in_->consumer_tag().store(self, std::memory_order_release);
+    return;
+  }
+  const bool alive = alloc::is_alive(OwnerId::unpack(expected));
+  throw PipeEndpointError(std::string("sk::Pipe: this ") + role_name(role_) + " endpoint belongs to process " +
+                          pid_text(expected) + (alive ? "" : " (which has exited)") +
+                          "; an endpoint is owned by the first process that uses it. Give each process "
+                          "its own end of a Pipe::pair()");
+}
+
+void PipeEnd::check_open() const {
+  if (closed_)
+    throw PipeEndpointError(std::string("sk::Pipe: this ") + role_name(role_) +
+                            " endpoint was closed in this process; it cannot be used again");
+}
+
+bool PipeEnd::peer_closed_flag() const noexcept {
+  // SYNC POINT: acquire pairs with the release store in close(); everything
+  // the peer published before closing is visible after this load.
+  return blk_->closed[peer()].load(std::memory_order_acquire) != 0;
+}
+
+bool PipeEnd::peer_alive() const noexcept {
+  if (peer_closed_flag()) return false;
+  // SYNC POINT: acquire pairs with the claim CAS in claim().
+  const std::uint64_t owner = blk_->owner[peer()].load(std::memory_order_acquire);
+  // Not claimed yet: it will be used by the creator or by a process the
+  // creator hands it to; while the creator lives, the peer may still come.
+  return alloc::is_alive(OwnerId::unpack(owner != 0 ? owner : blk_->creator));
+}
+
+void PipeEnd::throw_peer_closed(const char* while_doing) const {
+  const std::uint64_t owner = blk_->owner[peer()].load(std::memory_order_acquire);
+  std::string who = owner != 0 ? "process " + pid_text(owner) : "no process (the creator " + pid_text(blk_->creator) + " exited)";
+  throw PeerClosed(std::string("sk::Pipe: the peer ") + role_name(static_cast<PipeRole>(peer())) + " (owned by " + who +
+                   ") " + (peer_closed_flag() ? "closed its endpoint" : "is dead") + " while this end was " +
+                   while_doing + "; every message it committed before that was delivered. Stop using this pipe");
+}
+
+void PipeEnd::throw_too_large(std::size_t n) const {
+  throw MessageTooLarge("sk::Pipe: a message of " + std::to_string(n) + " bytes exceeds this pipe's limit of " +
+                            std::to_string(max_message()) + " bytes (its arena holds " +
+                            std::to_string(arena_.capacity()) + " bytes); create the pair with a larger "
+                            "PipeOptions::arena_bytes or split the payload",
+                        n, max_message());
+}
+
+template <class Ready, class Wait>
+bool PipeEnd::wait_loop(Ready&& ready, Wait&& wait, Deadline deadline, const char* while_doing) {
+  for (bool waited = false;; waited = true) {
+    if (ready()) return true;
+    // The cheap flag first; the /proc liveness check only after a whole
+    // slice passed without progress (keeps it off the hot path).
+    if (peer_closed_flag() || (waited && !peer_alive())) {
+      if (ready()) return true;  // committed before the peer went away
+      throw_peer_closed(while_doing);
+    }
+    auto slice = std::chrono::nanoseconds(kLivenessSlice);
+    if (deadline) {
+      const auto now = Clock::now();
+      if (now >= *deadline) return false;
+      slice = std::min<std::chrono::nanoseconds>(slice, *deadline - now);
+    }
+    wait(slice);
+  }
+}
+
+bool PipeEnd::push_record(std::span<const std::byte> bytes, std::uint32_t flags, Deadline deadline) {
+  std::span<std::byte> room;
+  auto ready = [&] { return (room = out_->try_reserve(bytes.size(), flags)).data() != nullptr; };
+  auto wait = [&](std::chrono::nanoseconds s) { (void)out_->wait_writable(bytes.size(), s); };
+  if (!wait_loop(ready, wait, deadline, "sending")) return false;
+  if (!bytes.empty()) std::memcpy(room.data(), bytes.data(), bytes.size());
+  out_->commit(bytes.size());
+  return true;
+}
+
+bool PipeEnd::send_bytes(std::span<const std::byte> bytes, std::uint32_t flags, Deadline deadline) {
+  check_open();
+  claim();
+  if (peer_closed_flag()) throw_peer_closed("sending");
+  if (bytes.size() <= blk_->inline_max) return push_record(bytes, flags & ~kFlagBlock, deadline);
+  const Offset off = allocate_block(bytes.size(), deadline);
+  if (off == 0) return false;
+  std::memcpy(block_data(off), bytes.data(), bytes.size());
+  try {
+    if (send_block(off, bytes.size(), flags, deadline)) return true;
+  } catch (...) {
+    free_block(off, bytes.size());
+    throw;
+  }
+  free_block(off, bytes.size());
+  return false;
+}
+
+alloc::Offset PipeEnd::allocate_block(std::size_t n, Deadline deadline) {
+  check_open();
+  claim();
+  if (n > max_message()) throw_too_large(n);
+  const std::size_t size = block_bytes(n);
+  Offset off = 0;
+  auto ready = [&] {
+    try {
+      off = arena_.allocate(size, kBlockAlign);
+      return true;
+    } catch (const alloc::ArenaFull&) {
+      // Space comes back only when the receiver consumes what is in flight;
+      // with nothing in flight, waiting cannot help.
+      if (out_->unreleased_bytes() == 0) throw;
+      return false;
+    }
+  };
+  // The receiver's release wakes the ring's space wait point, but that
+  // predicate ("ring has room") is usually already true; poll in short naps.
+  auto wait = [&](std::chrono::nanoseconds s) {
+    std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(s, std::chrono::microseconds(200)));
+  };
+  if (!wait_loop(ready, wait, deadline, "waiting for arena space")) return 0;
+  return off;
+}
+
+void PipeEnd::free_block(alloc::Offset off, std::size_t n) noexcept {
+  arena_.deallocate(off, block_bytes(n), kBlockAlign);
+}
+
+bool PipeEnd::send_block(alloc::Offset off, std::size_t n, std::uint32_t flags, Deadline deadline) {
+  check_open();
+  claim();
+  if (peer_closed_flag()) throw_peer_closed("sending");
+  const BlockRef ref{off, n};
+  // SYNC POINT: the block's bytes are published by the ring's release of
+  // tail in commit() (same thread wrote them before push_record).
+  return push_record(std::as_bytes(std::span(&ref, 1)), flags | kFlagBlock, deadline);
+}
+
+std::optional<PipeMessage> PipeEnd::receive(Deadline deadline) {
+  check_open();
+  if (holding_)
+    throw PipeEndpointError("sk::Pipe: a view from recv_view() is still open on this endpoint; release or "
+                            "destroy it before receiving the next message");
+  claim();
+  std::uint32_t flags = 0;
+  std::span<const std::byte> rec;
+  auto ready = [&] { return (rec = in_->try_peek(&flags)).data() != nullptr; };
+  auto wait = [&](std::chrono::nanoseconds s) { (void)in_->wait_readable(s); };
+  if (!wait_loop(ready, wait, deadline, "receiving")) return std::nullopt;
+  PipeMessage m;
+  m.flags = flags;
+  if ((flags & kFlagBlock) == 0) {
+    m.bytes = rec;
+  } else {
+    BlockRef ref{};
+    if (rec.size() != sizeof ref) throw core::RingCorrupt("sk::Pipe: a block message has a bad size; the peer is broken");
+    std::memcpy(&ref, rec.data(), sizeof ref);
+    if (ref.offset == 0 || ref.bytes > max_message() || !arena_.view().contains(ref.offset, ref.bytes == 0 ? 1 : ref.bytes))
+      throw core::RingCorrupt("sk::Pipe: a block message points outside the arena (offset " + std::to_string(ref.offset) +
+                              ", " + std::to_string(ref.bytes) + " bytes); the peer is broken");
+    m.block = ref.offset;
+    m.block_bytes = static_cast<std::size_t>(ref.bytes);
+    m.bytes = {block_data(ref.offset), m.block_bytes};
+  }
+  holding_ = true;
+  return m;
+}
+
+void PipeEnd::consume(const PipeMessage& m) noexcept {
+  if (m.block != 0) free_block(m.block, m.block_bytes);
+  in_->release();
+  holding_ = false;
+}
+
+void PipeEnd::close() noexcept {
+  if (closed_) return;
+  closed_ = true;
+  if (claimed_as_ == 0 || claimed_as_ != alloc::self_owner().pack()) return;  // never used here
+  // SYNC POINT: release pairs with peer_closed_flag()'s acquire; all we
+  // published before closing stays receivable.
+  blk_->closed[static_cast<int>(role_)].store(1, std::memory_order_release);
+  if (out_) out_->close_producer();
+  if (in_) in_->close_consumer();
+}
+
+}  // namespace sk::ipc
