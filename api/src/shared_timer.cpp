@@ -1,0 +1,343 @@
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <cstdio>
+#include <new>
+#include <random>
+#include <unordered_map>
+#include <utility>
+
+#include <sk/alloc/arena.hpp>
+#include <sk/alloc/owner.hpp>
+#include <sk/core/backoff.hpp>
+#include <sk/core/cacheline.hpp>
+#include <sk/slots/timer.hpp>
+
+namespace sk {
+
+// ---- shared layout -----------------------------------------------------------
+//
+//   Block  | Buffer 0 | samples 0 | Buffer 1 | samples 1 | ...
+//
+// Every field is an atomic word; no pointers. A Buffer is written by its owner
+// process only (threads of that process take turns through `writer`).
+// Seqlock-style ring: the writer announces sample n in `begin` (n + 1), writes
+// slot n % capacity, then publishes `count` = n + 1. A reader takes `count`,
+// reads slots, and after an acquire fence rereads `begin`: a slot i is valid
+// only if i >= begin - capacity (no write to its slot has started since).
+struct SharedTimer::Block {
+  static constexpr std::uint64_t kMagic = 0x736b74696d657231ull;  // "sktimer1"
+  std::uint64_t magic;
+  std::uint32_t max_procs;
+  std::uint32_t capacity;
+  std::uint64_t stride;  // bytes from one Buffer to the next
+  std::atomic<std::uint64_t> window;
+  std::atomic<std::int64_t> reset_ns;  // samples stamped <= this are ignored
+};
+
+struct alignas(core::kFalseSharingRange) SharedTimer::Buffer {
+  std::atomic<std::uint64_t> owner{0};   // OwnerId::pack() of the process writing here; 0 = free
+  std::atomic<std::uint32_t> writer{0};  // tid of the thread writing now (owner's threads only)
+  std::atomic<std::uint64_t> begin{0};   // index + 1 of the last sample whose write started
+  std::atomic<std::uint64_t> count{0};   // samples committed, ever
+};
+
+namespace {
+
+struct Sample {
+  std::atomic<std::int64_t> ts;      // CLOCK_MONOTONIC ns
+  std::atomic<std::uint64_t> bits;   // the seconds, as double bits
+};
+static_assert(sizeof(Sample) == 16 && std::atomic<std::int64_t>::is_always_lock_free);
+
+constexpr const char* kName = "SharedTimer";
+
+std::int64_t now_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::uint32_t this_tid() noexcept {
+  thread_local const auto tid = static_cast<std::uint32_t>(::syscall(SYS_gettid));
+  return tid;
+}
+
+std::uint64_t round_up(std::uint64_t n, std::uint64_t a) { return (n + a - 1) / a * a; }
+
+// This thread's open frames, per SharedTimer (by id); dropped after fork so a
+// child never closes a frame its parent opened.
+timer_detail::FrameStack& frames_of(std::uint64_t id) {
+  thread_local std::uint32_t pid = 0;
+  thread_local std::unordered_map<std::uint64_t, timer_detail::FrameStack> frames;
+  const std::uint32_t me = alloc::self_owner().pid;
+  if (pid != me) {
+    frames.clear();
+    pid = me;
+  }
+  return frames[id];
+}
+
+// One merged read: every valid sample newer than the last reset, oldest first,
+// at most `window` of them.
+struct Stamped {
+  std::int64_t ts;
+  double v;
+};
+
+}  // namespace
+
+// ---- construction ---------------------------------------------------------------
+SharedTimer::SharedTimer(std::size_t max_times, std::size_t max_processes)
+    : block_rel_(0), block_bytes_(0), self_offset_(0), block_offset_(0), id_(0) {
+  if (max_times == 0 || max_times > 0xffff'ffffu || max_processes == 0 || max_processes > 0xffff'ffffu) {
+    throw TimerArgumentError("SharedTimer(max_times = " + std::to_string(max_times) +
+                             ", max_processes = " + std::to_string(max_processes) +
+                             "): both must be between 1 and 4294967295");
+  }
+  const std::uint64_t stride =
+      round_up(sizeof(Buffer) + max_times * sizeof(Sample), core::kFalseSharingRange);
+  const std::uint64_t head = round_up(sizeof(Block), core::kFalseSharingRange);
+  block_bytes_ = head + stride * max_processes;
+
+  std::byte* mem = nullptr;
+  const alloc::ArenaView* scope = alloc::constructing_arena();
+  if (scope && scope->contains(scope->offset_of(this), sizeof(SharedTimer))) {
+    alloc::ArenaView a = *scope;  // a copy: allocate() is not const
+    self_offset_ = a.offset_of(this);
+    block_offset_ = a.allocate(block_bytes_, core::kFalseSharingRange);  // throws ArenaFull
+    mem = a.ptr<std::byte>(block_offset_);
+  } else {
+    void* p = ::mmap(nullptr, block_bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+      throw TimerError("SharedTimer: mmap of " + std::to_string(block_bytes_) +
+                       " bytes failed; lower max_times or max_processes");
+    }
+    mem = static_cast<std::byte*>(p);
+  }
+  block_rel_ = mem - reinterpret_cast<std::byte*>(this);
+  id_ = (std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}() ^ reinterpret_cast<std::uintptr_t>(this);
+
+  ::new (mem) Block{Block::kMagic, static_cast<std::uint32_t>(max_processes),
+                              static_cast<std::uint32_t>(max_times), stride, {max_times}, {0}};
+  for (std::size_t i = 0; i < max_processes; ++i) {
+    std::byte* bm = mem + head + i * stride;
+    ::new (bm) Buffer();
+    auto* samples = reinterpret_cast<Sample*>(bm + sizeof(Buffer));
+    for (std::size_t k = 0; k < max_times; ++k) ::new (samples + k) Sample{{0}, {0}};
+  }
+  // SYNC POINT: the block is published to other processes by whatever
+  // publishes this slot (the arena's ready flag / fork); nothing to do here.
+}
+
+SharedTimer::~SharedTimer() {
+  std::byte* mem = reinterpret_cast<std::byte*>(block());
+  if (self_offset_ != 0) {
+    alloc::ArenaView::of(this, self_offset_).deallocate(block_offset_, block_bytes_, core::kFalseSharingRange);
+  } else {
+    ::munmap(mem, block_bytes_);
+  }
+}
+
+SharedTimer::Block* SharedTimer::block() const noexcept {
+  return reinterpret_cast<Block*>(const_cast<std::byte*>(reinterpret_cast<const std::byte*>(this)) + block_rel_);
+}
+
+SharedTimer::Buffer* SharedTimer::buffer_at(Block* blk, std::size_t i) noexcept {
+  const std::uint64_t head = round_up(sizeof(Block), core::kFalseSharingRange);
+  return reinterpret_cast<Buffer*>(reinterpret_cast<std::byte*>(blk) + head + i * blk->stride);
+}
+
+std::size_t SharedTimer::capacity() const noexcept { return block()->capacity; }
+std::size_t SharedTimer::max_processes() const noexcept { return block()->max_procs; }
+std::size_t SharedTimer::max_times() const noexcept {
+  return static_cast<std::size_t>(block()->window.load(std::memory_order_relaxed));
+}
+
+// ---- the caller's buffer -------------------------------------------------------
+SharedTimer::Buffer& SharedTimer::my_buffer() {
+  Block* blk = block();
+  const alloc::OwnerId self = alloc::self_owner();
+  const std::uint64_t me = self.pack();
+  const std::uint32_t n = blk->max_procs;
+  const std::uint32_t first = static_cast<std::uint32_t>((std::uint64_t{self.pid} * 0x9E3779B1u) % n);
+  // SYNC POINT (all owner loads/CAS below): acquire on owner pairs with the
+  // acq_rel claim: a process that sees a buffer as its own, or takes over a
+  // dead owner's buffer, sees the ring state the previous owner published.
+  for (std::uint32_t k = 0; k < n; ++k) {
+    Buffer* b = buffer_at(blk, (first + k) % n);
+    if (b->owner.load(std::memory_order_acquire) == me) return *b;
+  }
+  for (std::uint32_t k = 0; k < n; ++k) {
+    Buffer* b = buffer_at(blk, (first + k) % n);
+    std::uint64_t expected = 0;
+    if (b->owner.load(std::memory_order_relaxed) == 0 &&
+        b->owner.compare_exchange_strong(expected, me, std::memory_order_acq_rel)) {
+      return *b;
+    }
+  }
+  for (std::uint32_t k = 0; k < n; ++k) {
+    Buffer* b = buffer_at(blk, (first + k) % n);
+    std::uint64_t o = b->owner.load(std::memory_order_acquire);
+    if (o != 0 && o != me && !alloc::is_alive(alloc::OwnerId::unpack(o)) &&
+        b->owner.compare_exchange_strong(o, me, std::memory_order_acq_rel)) {
+      // The dead owner may have died inside a write: its writer word is stale.
+      // Its committed samples (count) stay; an uncommitted one is overwritten.
+      b->writer.store(0, std::memory_order_release);
+      return *b;
+    }
+  }
+  throw TimerError("SharedTimer: all " + std::to_string(n) +
+                   " process buffers are held by live processes, so this process cannot record; "
+                   "construct the timer with a larger max_processes (sk::SharedTimer{max_times, max_processes})");
+}
+
+void SharedTimer::record(double seconds) {
+  Block* blk = block();
+  Buffer& b = my_buffer();
+  const std::uint32_t tid = this_tid();
+  core::Backoff backoff;
+  for (;;) {
+    std::uint32_t expected = 0;
+    // SYNC POINT: acquire pairs with the release store of 0 below: the next
+    // thread of this process to write sees the previous one's ring writes.
+    if (b.writer.compare_exchange_weak(expected, tid, std::memory_order_acquire, std::memory_order_relaxed)) break;
+    backoff.pause();  // only threads of our own process hold it, each for a few stores
+  }
+  const std::uint64_t n = b.count.load(std::memory_order_relaxed);
+  auto* samples = reinterpret_cast<Sample*>(reinterpret_cast<std::byte*>(&b) + sizeof(Buffer));
+  Sample& s = samples[n % blk->capacity];
+  const std::int64_t ts = std::max(now_ns(), blk->reset_ns.load(std::memory_order_relaxed) + 1);
+  b.begin.store(n + 1, std::memory_order_relaxed);
+  // SYNC POINT: release fence orders the `begin` announcement before the slot
+  // writes; pairs with the reader's acquire fence before it rereads `begin`,
+  // so a reader that saw any of these new slot words knows the slot is stale.
+  std::atomic_thread_fence(std::memory_order_release);
+  s.ts.store(ts, std::memory_order_relaxed);
+  s.bits.store(std::bit_cast<std::uint64_t>(seconds), std::memory_order_relaxed);
+  // SYNC POINT: release publishes the sample; readers acquire `count` and
+  // then read slots below it. Without it a reader could read a half-written slot.
+  b.count.store(n + 1, std::memory_order_release);
+  // SYNC POINT: pairs with the acquire CAS above (next writer thread).
+  b.writer.store(0, std::memory_order_release);
+}
+
+// ---- recording --------------------------------------------------------------------
+void SharedTimer::add_time(double seconds) {
+  timer_detail::check_time(seconds);
+  record(seconds);
+}
+
+void SharedTimer::reset() {
+  // Relaxed: the reset time is a filter on timestamps, it publishes no data.
+  Block* blk = block();
+  const std::int64_t now = now_ns();
+  std::int64_t cur = blk->reset_ns.load(std::memory_order_relaxed);
+  while (cur < now && !blk->reset_ns.compare_exchange_weak(cur, now, std::memory_order_relaxed)) {
+  }
+  frames_of(id_) = {};
+}
+
+void SharedTimer::set_max_times(std::optional<std::size_t> n) {
+  Block* blk = block();
+  if (n && (*n == 0 || *n > blk->capacity)) {
+    throw TimerArgumentError("SharedTimer::set_max_times(" + std::to_string(*n) + "): must be between 1 and " +
+                             std::to_string(blk->capacity) +
+                             " (the capacity it was built with; construct sk::SharedTimer{n} for more)");
+  }
+  blk->window.store(n.value_or(blk->capacity), std::memory_order_relaxed);
+}
+
+// ---- frames -------------------------------------------------------------------------
+double SharedTimer::start() { return frames_of(id_).start(); }
+double SharedTimer::stop() {
+  const auto c = frames_of(id_).stop(kName);
+  record(c.elapsed);
+  return c.elapsed;
+}
+double SharedTimer::lap() {
+  const auto c = frames_of(id_).lap(kName);
+  record(c.elapsed);
+  return c.elapsed;
+}
+void SharedTimer::discard() { frames_of(id_).discard(kName); }
+void SharedTimer::pause() { frames_of(id_).pause(kName); }
+void SharedTimer::resume() { frames_of(id_).resume(kName); }
+bool SharedTimer::running() const { return frames_of(id_).running(); }
+
+// ---- reading ----------------------------------------------------------------------------
+std::vector<double> SharedTimer::times() const {
+  Block* blk = block();
+  const std::uint64_t cap = blk->capacity;
+  const std::uint64_t window = std::min<std::uint64_t>(blk->window.load(std::memory_order_relaxed), cap);
+  const std::int64_t reset = blk->reset_ns.load(std::memory_order_relaxed);
+  std::vector<Stamped> all;
+  for (std::uint32_t i = 0; i < blk->max_procs; ++i) {
+    Buffer* b = buffer_at(blk, i);
+    // SYNC POINT: acquire pairs with the writer's release of `count`: slots
+    // below it hold committed samples (unless overwritten since; see below).
+    const std::uint64_t c1 = b->count.load(std::memory_order_acquire);
+    if (c1 == 0) continue;
+    const std::uint64_t lo = c1 > window ? c1 - window : 0;
+    const auto* samples = reinterpret_cast<const Sample*>(reinterpret_cast<const std::byte*>(b) + sizeof(Buffer));
+    const std::size_t mark = all.size();
+    for (std::uint64_t k = lo; k < c1; ++k) {
+      const Sample& s = samples[k % cap];
+      all.push_back({s.ts.load(std::memory_order_relaxed),
+                     std::bit_cast<double>(s.bits.load(std::memory_order_relaxed))});
+    }
+    // SYNC POINT: pairs with the writer's release fence after `begin`: if we
+    // read any word of a newer write, this load of `begin` sees that write.
+    std::atomic_thread_fence(std::memory_order_acquire);
+    const std::uint64_t b2 = b->begin.load(std::memory_order_relaxed);
+    const std::uint64_t valid_from = b2 > cap ? b2 - cap : 0;  // slots of indices below were (being) reused
+    std::size_t out = mark;
+    for (std::uint64_t k = lo; k < c1; ++k) {
+      const Stamped st = all[mark + (k - lo)];
+      if (k >= valid_from && st.ts > reset) all[out++] = st;
+    }
+    all.resize(out);
+  }
+  std::stable_sort(all.begin(), all.end(), [](const Stamped& a, const Stamped& b) { return a.ts < b.ts; });
+  const std::size_t skip = all.size() > window ? all.size() - window : 0;
+  std::vector<double> v;
+  v.reserve(all.size() - skip);
+  for (std::size_t i = skip; i < all.size(); ++i) v.push_back(all[i].v);
+  return v;
+}
+
+TimerStats SharedTimer::stats() const { return TimerStats::from(times(), 0.0); }
+
+Sktimer SharedTimer::to_sktimer() const {
+  Sktimer t(max_times());
+  for (double x : times()) t.add_time(x);
+  return t;
+}
+
+std::size_t SharedTimer::num_times() const { return times().size(); }
+std::optional<double> SharedTimer::most_recent() const { return timer_detail::get_time(times(), -1); }
+std::optional<double> SharedTimer::total_time() const { return timer_detail::sum(times()); }
+std::optional<double> SharedTimer::mean() const { return timer_detail::mean(times()); }
+std::optional<double> SharedTimer::median() const { return timer_detail::median(times()); }
+std::optional<double> SharedTimer::min() const { return stats().min; }
+std::optional<double> SharedTimer::max() const { return stats().max; }
+std::optional<double> SharedTimer::stdev() const { return timer_detail::stdev(times()); }
+std::optional<double> SharedTimer::variance() const { return timer_detail::variance(times()); }
+std::optional<double> SharedTimer::percentile(double p) const { return timer_detail::percentile(times(), p); }
+std::optional<double> SharedTimer::get_time(long i) const { return timer_detail::get_time(times(), i); }
+
+std::string SharedTimer::describe_value() const {
+  const TimerStats s = stats();
+  char buf[160];
+  if (s.num_times == 0) {
+    std::snprintf(buf, sizeof buf, "no times (window %zu)", max_times());
+  } else {
+    std::snprintf(buf, sizeof buf, "%zu times, mean %gs, min %gs, max %gs", s.num_times, *s.mean, *s.min, *s.max);
+  }
+  return buf;
+}
+
+}  // namespace sk
