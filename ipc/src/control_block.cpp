@@ -28,7 +28,7 @@ std::int64_t monotonic_ns() noexcept {
 
 void push_timer_sample(ControlBlock& cb, HookId hook, double seconds) noexcept {
   const std::uint64_t i = cb.timer_head.load(std::memory_order_relaxed);
-  TimerSlot& s = cb.timer_ring[i % kTimerRingCapacity];
+  TimerSlot& s = timer_slots(cb)[i % kTimerRingCapacity];
   std::uint64_t bits;
   std::memcpy(&bits, &seconds, sizeof bits);
   s.stamp.store(0, std::memory_order_relaxed);

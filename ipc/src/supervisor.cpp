@@ -474,7 +474,7 @@ void ProcessHandle::start(const ProcessSpec& spec, WorkerBody& body) {
   std::size_t cap = 4096;
   while (cap < spec.channel_capacity) cap <<= 1;
   channel_capacity_ = cap;
-  const std::size_t cb_bytes = round_up(sizeof(ControlBlock), 4096);
+  const std::size_t cb_bytes = round_up(kControlBlockBytes, 4096);
   const std::size_t ch_bytes = round_up(MessageChannel::bytes_needed(cap), 4096);
   map_bytes_ = cb_bytes + 2 * ch_bytes;
   void* mem = ::mmap(nullptr, map_bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -537,10 +537,10 @@ void ProcessHandle::unmap() noexcept {
 }
 
 MessageChannel* ProcessHandle::to_worker() const noexcept {
-  return reinterpret_cast<MessageChannel*>(reinterpret_cast<std::byte*>(cb_) + round_up(sizeof(ControlBlock), 4096));
+  return reinterpret_cast<MessageChannel*>(reinterpret_cast<std::byte*>(cb_) + round_up(kControlBlockBytes, 4096));
 }
 MessageChannel* ProcessHandle::to_parent() const noexcept {
-  return reinterpret_cast<MessageChannel*>(reinterpret_cast<std::byte*>(cb_) + round_up(sizeof(ControlBlock), 4096) +
+  return reinterpret_cast<MessageChannel*>(reinterpret_cast<std::byte*>(cb_) + round_up(kControlBlockBytes, 4096) +
                                            round_up(MessageChannel::bytes_needed(channel_capacity_), 4096));
 }
 

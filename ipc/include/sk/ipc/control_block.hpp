@@ -90,8 +90,10 @@ struct ControlBlock {
   unsigned char failure_buf[4096]{};
 
   // ---- timer samples ------------------------------------------------------
+  // The kTimerRingCapacity slots follow the block (timer_slots()); they are
+  // not constructed: the mapping is zero-filled and an all-zero TimerSlot is
+  // its initial state, so start() touches none of their 1.5 MiB.
   alignas(sk::core::kFalseSharingRange) std::atomic<std::uint64_t> timer_head{0};  // samples written
-  TimerSlot timer_ring[kTimerRingCapacity];
 
   static constexpr std::uint64_t pack_deadline(HookId h, std::uint64_t ns) noexcept {
     return (static_cast<std::uint64_t>(h) << 60) | (ns & ((std::uint64_t{1} << 60) - 1));
@@ -102,6 +104,17 @@ struct ControlBlock {
   }
 };
 static_assert(std::is_standard_layout_v<ControlBlock>);
+static_assert(sizeof(ControlBlock) % alignof(TimerSlot) == 0);
+
+// Bytes of the mapping that hold the control block and its timer slots.
+inline constexpr std::size_t kControlBlockBytes = sizeof(ControlBlock) + kTimerRingCapacity * sizeof(TimerSlot);
+
+inline TimerSlot* timer_slots(ControlBlock& cb) noexcept {
+  return reinterpret_cast<TimerSlot*>(reinterpret_cast<std::byte*>(&cb) + sizeof(ControlBlock));
+}
+inline const TimerSlot* timer_slots(const ControlBlock& cb) noexcept {
+  return reinterpret_cast<const TimerSlot*>(reinterpret_cast<const std::byte*>(&cb) + sizeof(ControlBlock));
+}
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
 
 // CLOCK_MONOTONIC in nanoseconds (the clock every deadline word uses).
@@ -124,7 +137,7 @@ std::uint64_t read_timer_samples(const ControlBlock& cb, std::uint64_t& cursor, 
     cursor = head - kTimerRingCapacity;
   }
   for (; cursor < head; ++cursor) {
-    const TimerSlot& s = cb.timer_ring[cursor % kTimerRingCapacity];
+    const TimerSlot& s = timer_slots(cb)[cursor % kTimerRingCapacity];
     // SYNC POINT: seqlock read; acquire on the stamp pairs with the writer's
     // release store of the stamp, so value/hook belong to this index.
     const std::uint64_t s1 = s.stamp.load(std::memory_order_acquire);
