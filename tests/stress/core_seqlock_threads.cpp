@@ -10,26 +10,16 @@
 
 #include <sk/core/seqlock.hpp>
 
+#include "core_seqlock_value.hpp"
+
 namespace {
 
-struct Wide {  // 128 bytes: 16 words that are always equal when committed
-  std::uint64_t w[16];
-  static Wide filled(std::uint64_t v) {
-    Wide x{};
-    for (auto& e : x.w) e = v;
-    return x;
-  }
-  bool uniform() const {
-    for (auto e : w)
-      if (e != w[0]) return false;
-    return true;
-  }
-};
+using coretest::Wide;
 
 struct Outcome {
+  std::atomic<std::uint32_t> readers_in{0};  // readers that completed a first read
   std::atomic<std::uint64_t> reads{0};
-  std::atomic<std::uint64_t> torn{0};
-  std::atomic<std::uint64_t> backwards{0};
+  std::atomic<std::uint64_t> bad{0};  // torn or backwards values seen
 };
 
 // Every thread waits here so that they really overlap.
@@ -37,22 +27,25 @@ void await(const std::atomic<bool>& go) {
   while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
 }
 
+// Writers start once every reader is reading.
+void await_readers(const Outcome& out, int readers) {
+  while (out.readers_in.load() < static_cast<std::uint32_t>(readers)) std::this_thread::yield();
+}
+
 void read_until(const sk::core::Seqlock<Wide>& s, const std::atomic<bool>& stop, Outcome& out) {
-  std::uint64_t last = 0;
-  std::uint64_t n = 0;
-  while (!stop.load(std::memory_order_relaxed)) {
+  coretest::ReadChecker check;
+  for (;;) {
+    if (check.reads() > 0 && stop.load(std::memory_order_relaxed)) break;
     Wide v{};
-    if (n % 2 == 0) {
+    if (check.reads() % 2 == 0) {
       v = s.load();
     } else if (!s.try_load(v)) {
-      continue;
+      continue;  // overtaken by two writers: try_load says so, never returns a torn value
     }
-    if (!v.uniform()) out.torn.fetch_add(1);
-    if (v.w[0] < last) out.backwards.fetch_add(1);
-    last = v.w[0];
-    ++n;
+    if (!check.see(v)) out.bad.fetch_add(1);
+    if (check.reads() == 1) out.readers_in.fetch_add(1);
   }
-  out.reads.fetch_add(n);
+  out.reads.fetch_add(check.reads());
 }
 
 // `writers` threads each add 1 to every word `per_writer` times with update()
@@ -66,10 +59,11 @@ void run_updates(int writers, int readers, std::uint64_t per_writer) {
   for (int r = 0; r < readers; ++r) rs.emplace_back([&] { await(go); read_until(s, stop, out); });
   std::vector<std::thread> ws;
   for (int w = 0; w < writers; ++w) {
-    ws.emplace_back([&s, &go, w, per_writer] {
+    ws.emplace_back([&s, &go, &out, w, readers, per_writer] {
       await(go);
+      await_readers(out, readers);
       const auto tag = static_cast<std::uint32_t>(w + 1);
-      for (std::uint64_t i = 0; i < per_writer; ++i) s.update([](Wide& v) { for (auto& e : v.w) ++e; }, tag);
+      for (std::uint64_t i = 0; i < per_writer; ++i) s.update(coretest::add_one, tag);
     });
   }
   go.store(true, std::memory_order_release);
@@ -81,8 +75,7 @@ void run_updates(int writers, int readers, std::uint64_t per_writer) {
   EXPECT_EQ(end.w[0], per_writer * static_cast<std::uint64_t>(writers));
   EXPECT_EQ(s.version(), 2 * per_writer * static_cast<std::uint64_t>(writers));
   EXPECT_EQ(s.holder(), 0u);
-  EXPECT_EQ(out.torn.load(), 0u);
-  EXPECT_EQ(out.backwards.load(), 0u);
+  EXPECT_EQ(out.bad.load(), 0u);
   if (readers > 0) {
     EXPECT_GT(out.reads.load(), 0u);
   }
@@ -98,14 +91,14 @@ TEST(Seqlock, threads_1writer_3readers) {
   std::vector<std::thread> rs;
   for (int r = 0; r < 3; ++r) rs.emplace_back([&] { await(go); read_until(s, stop, out); });
   go.store(true, std::memory_order_release);
+  await_readers(out, 3);
   constexpr std::uint64_t kStores = 50'000;
   for (std::uint64_t i = 1; i <= kStores; ++i) s.store(Wide::filled(i), 1);
   stop.store(true);
   for (auto& t : rs) t.join();
   EXPECT_EQ(s.load().w[5], kStores);
   EXPECT_EQ(s.version(), 2 * kStores);
-  EXPECT_EQ(out.torn.load(), 0u);
-  EXPECT_EQ(out.backwards.load(), 0u);
+  EXPECT_EQ(out.bad.load(), 0u);
   EXPECT_GT(out.reads.load(), 0u);
 }
 

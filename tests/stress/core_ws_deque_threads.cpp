@@ -1,6 +1,6 @@
-// WsDeque under thread contention: the owner pushes N distinct items (popping
-// some itself, and whenever the deque is full) while thieves steal; every
-// item must be taken exactly once, by the owner or by one thief.
+// WsDeque under thread contention: the owner pushes N distinct items and pops
+// (see core_ws_deque_workload.hpp) while thieves steal; every item must be
+// taken exactly once, by the owner or by one thief.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -11,8 +11,9 @@
 #include <thread>
 #include <vector>
 
-#include <sk/core/backoff.hpp>
 #include <sk/core/ws_deque.hpp>
+
+#include "core_ws_deque_workload.hpp"
 
 namespace {
 
@@ -41,38 +42,20 @@ void run(int thieves, std::uint64_t items) {
   Tally tally(items);
   std::atomic<bool> go{false};
   std::atomic<bool> owner_done{false};
+  std::atomic<std::uint32_t> thieves_in{0};
   std::vector<std::thread> ts;
   for (int i = 0; i < thieves; ++i) {
     ts.emplace_back([&] {
       while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
-      sk::core::Backoff backoff;
-      std::uint64_t mine = 0;
-      for (;;) {
-        const bool done = owner_done.load(std::memory_order_acquire);
-        const auto s = d.steal();
-        if (s) {
-          tally.take(s.value);
-          ++mine;
-          backoff.reset();
-        } else if (s.state == sk::core::StealState::empty && done) {
-          break;
-        } else {
-          backoff.pause();
-        }
-      }
+      const std::uint64_t mine = coretest::run_thief(
+          d, [&] { return owner_done.load(std::memory_order_acquire); }, thieves_in,
+          [&](std::uint64_t x) { tally.take(x); });
       tally.stolen.fetch_add(mine);
     });
   }
   go.store(true, std::memory_order_release);
-  for (std::uint64_t i = 0; i < items; ++i) {
-    while (!d.push(i)) {
-      if (auto x = d.pop()) tally.take(*x);
-    }
-    if (i % 4 == 3) {
-      if (auto x = d.pop()) tally.take(*x);
-    }
-  }
-  while (auto x = d.pop()) tally.take(*x);
+  while (thieves_in.load() < static_cast<std::uint32_t>(thieves)) std::this_thread::yield();
+  coretest::run_owner(d, items, thieves > 0, [&](std::uint64_t x) { tally.take(x); });
   owner_done.store(true, std::memory_order_release);
   for (auto& t : ts) t.join();
   ::testing::Test::RecordProperty("stolen", std::to_string(tally.stolen.load()));

@@ -10,6 +10,8 @@
 
 #include <sk/core/seqlock.hpp>
 
+#include "core_seqlock_value.hpp"
+
 using sk::core::Seqlock;
 using namespace std::chrono_literals;
 
@@ -26,19 +28,7 @@ struct Bytes {
   bool operator==(const Bytes&) const = default;
 };
 
-struct Wide {
-  std::uint64_t w[16];
-  static Wide filled(std::uint64_t v) {
-    Wide x{};
-    for (auto& e : x.w) e = v;
-    return x;
-  }
-  bool uniform() const {
-    for (auto e : w)
-      if (e != w[0]) return false;
-    return true;
-  }
-};
+using coretest::Wide;
 
 struct NoDefault {
   explicit NoDefault(int v) : a(v), b(-v) {}
