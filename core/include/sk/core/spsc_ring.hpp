@@ -86,7 +86,10 @@ class SpscRing {
 
   // Pushes v, parking while the ring is full. False if the timeout expired.
   bool push_wait(const T& v, std::chrono::nanoseconds timeout, Notify notify = Notify::yes) noexcept {
-    if (try_push(v, notify)) return true;
+    for (std::uint32_t i = 0; i < kPollsBeforeClock; ++i) {  // short waits never read the clock
+      if (try_push(v, notify)) return true;
+      cpu_relax();
+    }
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
       if (!waits_.space.wait_until([this] { return !full_for_producer(); }, deadline)) return false;
@@ -127,7 +130,10 @@ class SpscRing {
 
   // Pops one value, parking while the ring is empty. nullopt on timeout.
   std::optional<T> pop_wait(std::chrono::nanoseconds timeout, Notify notify = Notify::yes) noexcept {
-    if (auto v = try_pop(notify)) return v;
+    for (std::uint32_t i = 0; i < kPollsBeforeClock; ++i) {
+      if (auto v = try_pop(notify)) return v;
+      cpu_relax();
+    }
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
       if (!waits_.data.wait_until([this] { return !empty_for_consumer(); }, deadline)) return std::nullopt;
@@ -151,6 +157,9 @@ class SpscRing {
 
  private:
   static constexpr std::uint64_t kMask = Capacity - 1;
+  // Polls (with a pause each) before a wait computes its deadline and falls
+  // back to WaitPoint's spin / yield / futex sequence.
+  static constexpr std::uint32_t kPollsBeforeClock = 64;
 
   bool full_for_producer() const noexcept {
     // SYNC POINT: acquire of head_, as in try_push_n (the predicate only
