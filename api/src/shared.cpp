@@ -17,12 +17,22 @@ constexpr std::chrono::milliseconds kParkSlice{2};       // liveness re-checked 
 
 std::uint32_t lowest(std::uint64_t mask) noexcept { return static_cast<std::uint32_t>(std::countr_zero(mask)); }
 
-// The holder's copy becomes readable (idempotent: recovery may repeat it).
+// Phase 1 of a publish: seq goes odd, readers of this field wait.
+void mark_publishing(FieldHeader& h) noexcept {
+  // SYNC POINT: release orders the commit flag and data before it; the
+  // phase-2 stores of the other fields (release, after this) carry it to
+  // readers that acquire them, so they see this field busy on re-read.
+  h.seq.store(h.target.load(std::memory_order_relaxed) - 1, std::memory_order_release);
+}
+
+// Phase 2 (and roll-forward): the holder's copy becomes readable.
+// Idempotent: recovery may repeat it.
 void flip_to_target(FieldHeader& h) noexcept {
   const std::uint32_t t = h.target.load(std::memory_order_relaxed);
   // SYNC POINT: release publishes the copy written before it (by us, or by
-  // the dead holder we recover for); pairs with the readers' acquire load of
-  // seq. Without it a reader could see the new seq but old words.
+  // the dead holder we recover for) and every phase-1 store; pairs with the
+  // readers' acquire load of seq. Without it a reader could see the new seq
+  // but old words, or miss that another field of the call is mid-publish.
   if (h.seq.load(std::memory_order_relaxed) != t) h.seq.store(t, std::memory_order_release);
 }
 
@@ -70,7 +80,7 @@ void FieldTable::publish_and_unlock(std::uint64_t mask) const noexcept {
   const std::uint32_t leader = lowest(mask);
   for (std::uint64_t m = mask; m != 0; m &= m - 1) {
     FieldHeader& h = at(lowest(m));
-    h.target.store(h.seq.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    h.target.store(h.seq.load(std::memory_order_relaxed) + 2, std::memory_order_relaxed);
   }
   // SYNC POINT: the commit point. Release orders every data word and target
   // before it; recovery (after our death) rolls the call forward iff it sees
@@ -78,6 +88,7 @@ void FieldTable::publish_and_unlock(std::uint64_t mask) const noexcept {
   at(leader).commit.store(1, std::memory_order_release);
   std::size_t flipped = 0;
   if (publish_hook != nullptr) publish_hook(flipped);
+  for (std::uint64_t m = mask; m != 0; m &= m - 1) mark_publishing(at(lowest(m)));
   for (std::uint64_t m = mask; m != 0; m &= m - 1) {
     flip_to_target(at(lowest(m)));
     if (publish_hook != nullptr) publish_hook(++flipped);
@@ -107,6 +118,12 @@ void FieldTable::release(std::size_t i) const noexcept {
   // could read stale copies.
   h.lock.store(0, std::memory_order_release);
   h.wait.notify_all();
+}
+
+void FieldTable::repair_if_dead(std::size_t i) const {
+  const std::uint64_t holder = at(i).lock.load(std::memory_order_relaxed);
+  if (holder != 0 && !alloc::is_alive(alloc::OwnerId::unpack(holder)))
+    recover(i, holder, alloc::self_owner().pack());
 }
 
 // Field i is held by `dead`, which is_alive() reported gone.

@@ -34,13 +34,21 @@
 //
 // Each field is a two-copy seqlock cell: readers read the published copy,
 // a writer writes the other one, and publishing flips which copy is
-// readable. A transaction writing several fields records its field set and a
-// commit flag in its lowest ("leader") field, so a writer SIGKILLed at any
-// instruction is repaired all-or-nothing by the next process that waits for
-// one of its fields (after a bounded spin and 2 ms park slices it checks the
-// holder's OwnerId with sk::alloc::is_alive): before the commit flag, the
-// dead call's writes are discarded (the last committed values stay); after
-// it, the remaining fields are flipped forward. Readers are never blocked.
+// readable. Publishing is two-phase so that several fields change at one
+// instant for readers: first every written field's seq goes odd ("being
+// published"), then each goes to the next even value (the other copy). A
+// reader that meets an odd seq waits (bounded spin, then yields) and
+// re-reads; one that passes validation saw every call entirely or not at
+// all. Readers never block writers; they wait only for the few stores of a
+// publish in progress (and repair it if its writer died).
+//
+// A call records its field set and a commit flag in its lowest ("leader")
+// field, so a writer SIGKILLed at any instruction is repaired all-or-nothing
+// by the next process that waits for one of its fields (after a bounded spin
+// and 2 ms park slices it checks the holder's OwnerId with
+// sk::alloc::is_alive): before the commit flag, the dead call's writes are
+// discarded (the last committed values stay); after it, every field of the
+// call is moved to its published state.
 //
 // What cannot be checked (documented contract, see docs/share.md):
 //  * that a method touches only the fields it declares. Writes to fields not
@@ -86,7 +94,7 @@ inline constexpr std::uint32_t kNoLeader = 0xffffffffu;
 struct alignas(core::kCacheLine) FieldHeader {
   std::atomic<std::uint64_t> lock{0};            // OwnerId::pack() of the writer holding it; 0 = free
   std::atomic<std::uint64_t> mask{0};            // leader only: the holder's written-field mask
-  std::atomic<std::uint32_t> seq{0};             // readable copy = seq & 1; +1 per publish
+  std::atomic<std::uint32_t> seq{0};             // odd: being published; readable copy = (seq >> 1) & 1; +2 per publish
   std::atomic<std::uint32_t> target{0};          // seq this field gets when the holder's call publishes
   std::atomic<std::uint32_t> leader{kNoLeader};  // lowest field index of the holder's call
   std::atomic<std::uint32_t> commit{0};          // leader only: 1 from the commit point until all flipped
@@ -120,6 +128,9 @@ class FieldTable {
   void publish_and_unlock(std::uint64_t mask) const noexcept;
   // Unlocks without publishing (the method threw).
   void unlock(std::uint64_t mask) const noexcept;
+  // For readers that found field i mid-publish for a while: if its holder
+  // is dead, completes (rolls forward) the dead call; otherwise does nothing.
+  void repair_if_dead(std::size_t i) const;
 
  private:
   void lock_one(std::size_t i, std::uint32_t leader, std::uint64_t mask, std::uint64_t self) const;
@@ -291,7 +302,7 @@ class Shared {
 
   // Number of publishes of field i so far (for tests and statistics).
   std::uint32_t version(std::size_t i) const noexcept {
-    return fields().at(i).seq.load(std::memory_order_relaxed);
+    return fields().at(i).seq.load(std::memory_order_relaxed) / 2;
   }
   // OwnerId::pack() of the process holding field i, 0 if none.
   std::uint64_t holder(std::size_t i) const noexcept {
@@ -369,36 +380,48 @@ class Shared {
     for_each<Mask>([&]<std::size_t I>() {
       Cell<I>& c = cell<I>();
       const std::uint32_t s = c.header.seq.load(std::memory_order_relaxed);  // ours: lock acquire ordered it
-      Cell<I>::load_words(c.data[s & 1u], out.*std::get<I>(kFields.ptrs));
+      Cell<I>::load_words(c.data[(s >> 1) & 1u], out.*std::get<I>(kFields.ptrs));
     });
   }
 
   // Multi-field seqlock read: record every field's seq, copy, then check
-  // that none moved. The copies then all held at one instant (between the
-  // last first-read and the first re-read).
+  // that none moved. With the two-phase publish this is a snapshot of one
+  // instant: if we had read field x before a call's publish and field y
+  // after it, then reading y (acquire) ordered the call's phase-1 store to
+  // x before our re-read of x, which then fails.
   template <std::uint64_t Mask>
-  void read_snapshot(U& out) const noexcept {
+  void read_snapshot(U& out) const {
     std::uint32_t seen[kCount] = {};
     core::Backoff backoff;
     for (;;) {
+      bool busy = false;
       for_each<Mask>([&]<std::size_t I>() {
         Cell<I>& c = cell<I>();
-        // SYNC POINT: acquire pairs with the release store of seq that
-        // published this copy (publish_and_unlock / recovery): makes the
-        // copy's words visible. Without it we could read stale words.
+        // SYNC POINT: acquire pairs with the release stores of seq in a
+        // publish (phase 2) or repair: makes the published copy's words and
+        // the call's phase-1 stores to its other fields visible. Without it
+        // we could read stale words or miss a publish in progress.
         seen[I] = c.header.seq.load(std::memory_order_acquire);
-        Cell<I>::load_words(c.data[seen[I] & 1u], out.*std::get<I>(kFields.ptrs));
+        busy = busy || (seen[I] & 1u) != 0;
+        Cell<I>::load_words(c.data[(seen[I] >> 1) & 1u], out.*std::get<I>(kFields.ptrs));
       });
-      // SYNC POINT: pairs with the release fence a writer issues after
-      // locking and before storing into the copy it will publish (the copy
-      // we may be reading, two publishes later): if we read any such word,
-      // the re-read below sees the newer seq. Without it a torn copy passes.
-      std::atomic_thread_fence(std::memory_order_acquire);
-      bool same = true;
-      for_each<Mask>([&]<std::size_t I>() {
-        same = same && cell<I>().header.seq.load(std::memory_order_relaxed) == seen[I];
-      });
-      if (same) return;
+      if (!busy) {
+        // SYNC POINT: pairs with the release fence a writer issues after
+        // locking and before storing into the copy it will publish (the copy
+        // we may be reading, two publishes later): if we read any such word,
+        // the re-read below sees the newer seq. Without it a torn copy passes.
+        std::atomic_thread_fence(std::memory_order_acquire);
+        bool same = true;
+        for_each<Mask>([&]<std::size_t I>() {
+          same = same && cell<I>().header.seq.load(std::memory_order_relaxed) == seen[I];
+        });
+        if (same) return;
+      } else if (!backoff.spinning() && (backoff.steps() & 63u) == 63u) {
+        // A publish has been in progress for a while: its writer may be dead.
+        const slots::detail::FieldTable table = fields();
+        for (std::size_t i = 0; i < kCount; ++i)
+          if (((Mask >> i) & 1u) && (seen[i] & 1u)) table.repair_if_dead(i);
+      }
       backoff.pause();
     }
   }
@@ -409,7 +432,7 @@ class Shared {
     for_each<Mask>([&]<std::size_t I>() {
       Cell<I>& c = cell<I>();
       const std::uint32_t s = c.header.seq.load(std::memory_order_relaxed);
-      Cell<I>::store_words(in.*std::get<I>(kFields.ptrs), c.data[(s + 1) & 1u]);
+      Cell<I>::store_words(in.*std::get<I>(kFields.ptrs), c.data[((s >> 1) + 1) & 1u]);
     });
   }
 
