@@ -7,6 +7,7 @@
 
 #include <sk/alloc/owner.hpp>
 #include <sk/core/backoff.hpp>
+#include <sk/core/fence.hpp>
 #include <sk/slots/shared.hpp>
 
 namespace sk::slots::detail {
@@ -47,7 +48,7 @@ void FieldTable::lock(std::uint64_t mask) const {
   // reader that copied any word we store next re-reads a newer seq. (The
   // lock CAS acquired the previous holder's publish, so our view of seq is
   // current.) Without it a reader could accept a copy we are overwriting.
-  std::atomic_thread_fence(std::memory_order_release);
+  core::fence(std::memory_order_release);
 }
 
 void FieldTable::lock_one(std::size_t i, std::uint32_t leader, std::uint64_t mask, std::uint64_t self) const {

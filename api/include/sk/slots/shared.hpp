@@ -80,6 +80,7 @@
 
 #include <sk/core/backoff.hpp>
 #include <sk/core/cacheline.hpp>
+#include <sk/core/fence.hpp>
 #include <sk/core/futex.hpp>
 #include <sk/slots/format.hpp>
 #include <sk/slots/reflect.hpp>
@@ -410,7 +411,7 @@ class Shared {
         // locking and before storing into the copy it will publish (the copy
         // we may be reading, two publishes later): if we read any such word,
         // the re-read below sees the newer seq. Without it a torn copy passes.
-        std::atomic_thread_fence(std::memory_order_acquire);
+        core::fence(std::memory_order_acquire);
         bool same = true;
         for_each<Mask>([&]<std::size_t I>() {
           same = same && cell<I>().header.seq.load(std::memory_order_relaxed) == seen[I];
