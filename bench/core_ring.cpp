@@ -55,6 +55,30 @@ struct RoundCounter {
   }
 };
 
+// The producer side of every slot-queue benchmark: rounds of kPerRound
+// messages pushed Batch at a time with push_n(ptr, n) -> pushed; idle(next)
+// runs when nothing fit and returns true if it pushed `next` itself.
+template <std::size_t Batch, class PushN, class Idle>
+void produce_rounds(benchmark::State& st, bench::Acks* acks, PushN push_n, Idle idle) {
+  Msg64 batch[Batch]{};
+  std::uint32_t round = 0;
+  for (auto _ : st) {
+    const auto t0 = Clock::now();
+    for (std::size_t i = 0; i < kPerRound; i += Batch) {
+      for (std::size_t j = 0; j < Batch; ++j) batch[j].seq = i + j;
+      for (std::size_t done = 0; done < Batch;) {
+        const std::size_t k = push_n(batch + done, Batch - done);
+        done += k;
+        if (k == 0 && idle(batch[done])) ++done;
+      }
+    }
+    acks->wait_for_round(++round);
+    st.SetIterationTime(bench::seconds_since(t0));
+  }
+  st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations() * kPerRound));
+  st.SetBytesProcessed(static_cast<std::int64_t>(st.iterations() * kPerRound * sizeof(Msg64)));
+}
+
 template <Mode M, std::size_t Batch>
 void BM_ours_spsc(benchmark::State& st) {
   using Ring = sk::core::SpscRing<Msg64, kSlots>;
@@ -84,30 +108,13 @@ void BM_ours_spsc(benchmark::State& st) {
       rc.add(k);
     }
   });
-  Msg64 batch[Batch]{};
-  std::uint32_t round = 0;
-  for (auto _ : st) {
-    const auto t0 = Clock::now();
-    for (std::size_t i = 0; i < kPerRound; i += Batch) {
-      for (std::size_t j = 0; j < Batch; ++j) batch[j].seq = i + j;
-      std::size_t done = 0;
-      while (done < Batch) {
-        const std::size_t k = ring->try_push_n(batch + done, Batch - done, notify);
-        done += k;
-        if (k == 0) {
-          if constexpr (M == Mode::block) {
-            if (ring->push_wait(batch[done], 10s, notify)) ++done;
-          } else {
-            sk::core::cpu_relax();
-          }
-        }
-      }
-    }
-    acks->wait_for_round(++round);
-    st.SetIterationTime(bench::seconds_since(t0));
-  }
-  st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations() * kPerRound));
-  st.SetBytesProcessed(static_cast<std::int64_t>(st.iterations() * kPerRound * sizeof(Msg64)));
+  produce_rounds<Batch>(
+      st, acks, [&](const Msg64* p, std::size_t n) { return ring->try_push_n(p, n, notify); },
+      [&](const Msg64& next) {
+        if constexpr (M == Mode::block) return ring->push_wait(next, 10s, notify);
+        sk::core::cpu_relax();
+        return false;
+      });
 }
 
 template <Mode M>
@@ -183,29 +190,18 @@ void BM_boost_spsc_shm(benchmark::State& st) {
       rc.add(k);
     }
   });
-  Msg64 batch[Batch]{};
-  std::uint32_t round = 0;
-  for (auto _ : st) {
-    const auto t0 = Clock::now();
-    sk::core::Backoff b;
-    for (std::size_t i = 0; i < kPerRound; i += Batch) {
-      for (std::size_t j = 0; j < Batch; ++j) batch[j].seq = i + j;
-      std::size_t done = 0;
-      while (done < Batch) {
-        const std::size_t k = q->push(batch + done, Batch - done);
-        done += k;
-        if (k == 0) {
-          if constexpr (M == Mode::block) b.pause(); else sk::core::cpu_relax();
-        } else {
-          b.reset();
-        }
-      }
-    }
-    acks->wait_for_round(++round);
-    st.SetIterationTime(bench::seconds_since(t0));
-  }
-  st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations() * kPerRound));
-  st.SetBytesProcessed(static_cast<std::int64_t>(st.iterations() * kPerRound * sizeof(Msg64)));
+  sk::core::Backoff b;
+  produce_rounds<Batch>(
+      st, acks,
+      [&](const Msg64* p, std::size_t n) {
+        const std::size_t k = q->push(p, n);
+        if (k) b.reset();
+        return k;
+      },
+      [&](const Msg64&) {
+        if constexpr (M == Mode::block) b.pause(); else sk::core::cpu_relax();
+        return false;
+      });
 }
 
 // Kernel byte streams: one write(2) per 64-byte message; the reader drains

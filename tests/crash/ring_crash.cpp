@@ -14,6 +14,7 @@
 #include <cstring>
 #include <thread>
 
+#include "mix64.hpp"
 #include <sk/alloc/owner.hpp>
 #include <sk/core/byte_ring.hpp>
 
@@ -21,12 +22,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::uint64_t mix(std::uint64_t x) noexcept {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdull;
-  x ^= x >> 33;
-  return x;
-}
+using sk::test::mix64;
+constexpr auto mix = mix64;
 std::size_t size_of(std::uint64_t seq) noexcept { return static_cast<std::size_t>(8 + mix(seq) % 2000); }
 
 struct Control {

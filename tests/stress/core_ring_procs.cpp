@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "mix64.hpp"
 #include <sk/core/byte_ring.hpp>
 #include <sk/core/spsc_ring.hpp>
 
@@ -19,12 +20,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::uint64_t mix(std::uint64_t x) noexcept {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdull;
-  x ^= x >> 33;
-  return x;
-}
+using sk::test::mix64;
+constexpr auto mix = mix64;
 
 // Message seq: size 8..135 bytes; bytes = seq (8) then a byte pattern.
 std::size_t size_of(std::uint64_t seq) noexcept { return static_cast<std::size_t>(8 + mix(seq) % 128); }

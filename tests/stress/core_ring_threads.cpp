@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "mix64.hpp"
 #include <sk/core/byte_ring.hpp>
 #include <sk/core/spsc_ring.hpp>
 
@@ -16,12 +17,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::uint64_t mix(std::uint64_t x) noexcept {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdull;
-  x ^= x >> 33;
-  return x;
-}
+using sk::test::mix64;
+constexpr auto mix = mix64;
 
 struct Item {
   std::uint64_t seq;

@@ -8,18 +8,15 @@
 #include <utility>
 #include <vector>
 
+#include "mix64.hpp"
 #include <sk/pipe.hpp>
 
 using namespace std::chrono_literals;
 
 namespace {
 
-std::uint64_t mix(std::uint64_t x) noexcept {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdull;
-  x ^= x >> 33;
-  return x;
-}
+using sk::test::mix64;
+constexpr auto mix = mix64;
 
 // Message seq: mostly 0..255 bytes, every 4096th one 20..60 KB (arena path).
 std::size_t size_of(std::uint64_t seq) noexcept {
