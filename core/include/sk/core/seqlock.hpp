@@ -260,12 +260,14 @@ class Seqlock {
         throw SeqlockError("Seqlock::Writer::commit(): call write(value) with the whole new value before commit()");
       state_ = State::done;
       std::uint64_t expected = held_;
-      // SYNC POINT: publishes the copy we wrote; pairs with read_begin()'s
-      // acquire and the next writer's lock CAS (acquire). Without release a
-      // reader could see the new version with old words in the new copy.
+      // SYNC POINT: release publishes the copy we wrote; pairs with
+      // read_begin()'s acquire and the next writer's lock CAS (acquire).
+      // Without it a reader could see the new version with old words in the
+      // new copy. seq_cst: it is also the store half of wake_writers()'s
+      // Dekker pair.
       const bool ok = lock_->seq_.compare_exchange_strong(expected, pack(version_of(held_) + 1, 0),
-                                                          std::memory_order_release, std::memory_order_relaxed);
-      lock_->wait_.notify_all();
+                                                          std::memory_order_seq_cst, std::memory_order_relaxed);
+      lock_->wake_writers();
       return ok;
     }
     void commit_or_throw() {
@@ -332,10 +334,28 @@ class Seqlock {
     // copy. (A writer judged dead must really be gone: its stray stores to
     // the unpublished copy are not ordered by anything; a SIGKILLed process
     // has none left once the kernel reports it dead.)
+    // (seq_cst also for wake_writers(), as in commit().)
     const bool ok = seq_.compare_exchange_strong(expected, pack(version_of(held) + 3, 0),
-                                                 std::memory_order_acq_rel, std::memory_order_relaxed);
-    if (ok) wait_.notify_all();
+                                                 std::memory_order_seq_cst, std::memory_order_relaxed);
+    if (ok) wake_writers();
     return ok;
+  }
+
+  // WaitPoint::notify_all() without its seq_cst fence (an mfence on x86,
+  // ~1/3 of an uncontended store): our seq_ change is already a seq_cst RMW.
+  // Lost-wakeup argument: a parked writer does waiters_ += 1 (relaxed),
+  // fence(seq_cst), then reads seq_. If it read seq_ from before our CAS
+  // and we read waiters_ from before its increment, then by
+  // [atomics.order]/4: its fence precedes our CAS in S (4.2.3), our CAS
+  // precedes our waiters_ load (4.1), and that load precedes its fence
+  // (4.2.2): a cycle. So it sees our change or we see it waiting.
+  void wake_writers() noexcept {
+    // SYNC POINT: seq_cst load, the read half of the Dekker pair above;
+    // relaxed could be hoisted above the CAS and miss a parked writer.
+    if (wait_.waiters_.load(std::memory_order_seq_cst) != 0) {
+      wait_.epoch_.fetch_add(1, std::memory_order_release);
+      futex_wake(wait_.epoch_);
+    }
   }
 
   static std::uint64_t word_at(const std::byte* src, std::size_t i) noexcept {
