@@ -52,6 +52,11 @@ std::uint32_t tick_for(const CallOptions& o) {
   return static_cast<std::uint32_t>(std::clamp<long long>(quarter, 1, kTick.count()));
 }
 
+std::uint32_t run_flags(const CallOptions& o) {
+  return ((o.stream || o.progress) ? std::uint32_t{pool::kNotifyEach} : 0u) |
+         (o.timeout ? std::uint32_t{pool::kTimed} : 0u);
+}
+
 // The worker's item loop, shared by both modes. Claims each index the
 // scheduler proposes (CAS 0 -> pid) and runs it; returns when the run stops.
 template <class Body>
@@ -61,6 +66,7 @@ void run_items(pool::RunView v, std::uint32_t slot, const Body& body, bool sweep
   if (sweep) sched.start_sweep();
   pool::SlotWriter writer(v, slot);
   pool::Slot& s = v.slot(slot);
+  const bool timed = (v.hdr().flags & pool::kTimed) != 0;
   while (auto i = sched.next()) {
     std::uint32_t expected = 0;
     // SYNC POINT: acq_rel claim. Acquire pairs with the parent's release reset
@@ -69,13 +75,15 @@ void run_items(pool::RunView v, std::uint32_t slot, const Body& body, bool sweep
     // workers could both believe they own an item.
     if (!v.claim(*i).compare_exchange_strong(expected, me, std::memory_order_acq_rel, std::memory_order_relaxed))
       continue;
-    s.started_ns.store(pool::now_ns(), std::memory_order_relaxed);
-    // SYNC POINT: release, pairs with the parent's acquire load of `current`
-    // in check_timeouts(): it then reads a started_ns at least this new, so a
-    // fresh item is never mistaken for a stuck one.
-    s.current.store(*i + 1, std::memory_order_release);
+    if (timed) {
+      s.started_ns.store(pool::now_ns(), std::memory_order_relaxed);
+      // SYNC POINT: release, pairs with the parent's acquire load of `current`
+      // in check_timeouts(): it then reads a started_ns at least this new, so
+      // a fresh item is never mistaken for a stuck one.
+      s.current.store(*i + 1, std::memory_order_release);
+    }
     body(*i, writer);
-    s.current.store(0, std::memory_order_relaxed);
+    if (timed) s.current.store(0, std::memory_order_relaxed);
   }
 }
 
@@ -188,7 +196,7 @@ Run::Run(std::size_t n, std::uint32_t result_size, bool serialized, unsigned wor
   v_ = pool::init_run(own_map_, layout, n, slots, result_size);
   pool::RunHeader& h = v_.hdr();
   h.n_items = static_cast<std::uint32_t>(n);
-  h.flags = (opts_.stream || opts_.progress) ? std::uint32_t{pool::kNotifyEach} : 0u;
+  h.flags = run_flags(opts_);
   h.state.store(pool::kRunning, std::memory_order_relaxed);  // published to workers by fork()
   for (std::uint32_t k = 0; k < workers; ++k) {
     const pool::Range r{static_cast<std::uint32_t>(n * k / workers), static_cast<std::uint32_t>(n * (k + 1) / workers)};
@@ -257,8 +265,7 @@ Run::Run(std::shared_ptr<PersistentCore> core, std::size_t n, std::uint32_t resu
   std::memset(static_cast<void*>(&v_.claim(0)), 0, n * sizeof(std::uint32_t));
   h.n_items = static_cast<std::uint32_t>(n);
   h.result_size = result_size;
-  h.flags = (opts_.stream || opts_.progress) ? std::uint32_t{pool::kNotifyEach} : 0u;
-  h.published.store(0, std::memory_order_relaxed);
+  h.flags = run_flags(opts_);
   h.idle.store(0, std::memory_order_relaxed);
   h.job_kind = kind;
   write_job(v_.job(), h.job_capacity);
@@ -296,10 +303,17 @@ std::optional<std::uint32_t> Run::free_slot() noexcept {
 
 void Run::drain(std::vector<Outcome>& out) {
   pool::RunHeader& h = v_.hdr();
+  counts_.resize(h.n_slots);
+  std::uint64_t fresh = 0;
   for (std::uint32_t s = 0; s < h.n_slots; ++s) {
     // SYNC POINT: acquire, pairs with SlotWriter::append's release store:
-    // the entries below and the bytes they point to are complete.
-    const std::uint64_t c = v_.slot(s).log_count.load(std::memory_order_acquire);
+    // the entries up to this count and the bytes they point to are complete.
+    counts_[s] = v_.slot(s).log_count.load(std::memory_order_acquire);
+    fresh += counts_[s] - seen_[s];
+  }
+  out.reserve(out.size() + fresh);
+  for (std::uint32_t s = 0; s < h.n_slots; ++s) {
+    const std::uint64_t c = counts_[s];
     const pool::LogEntry* log = v_.log(s);
     for (; seen_[s] < c; ++seen_[s]) {
       const pool::LogEntry e = log[seen_[s]];
@@ -412,6 +426,12 @@ void Run::report_progress(bool final) {
   opts_.progress(p);
 }
 
+std::uint64_t Run::published_sum() const noexcept {
+  std::uint64_t sum = 0;
+  for (std::uint32_t s = 0; s < v_.hdr().n_slots; ++s) sum += v_.slot(s).log_count.load(std::memory_order_relaxed);
+  return sum;
+}
+
 bool Run::next(std::vector<Outcome>& out) {
   out.clear();
   if (done_ == n_) {
@@ -421,7 +441,7 @@ bool Run::next(std::vector<Outcome>& out) {
   pool::RunHeader& h = v_.hdr();
   const auto tick = std::chrono::milliseconds(tick_for(opts_));
   for (;;) {
-    const std::uint64_t published = h.published.load(std::memory_order_acquire);
+    const std::uint64_t published = published_sum();
     drain(out);
     reap(out, true);
     if (!out.empty()) {
@@ -434,7 +454,7 @@ bool Run::next(std::vector<Outcome>& out) {
     if (!timed_out_.empty()) continue;  // reap the killed worker at once
     published_seen_ = published;
     report_progress(false);
-    h.done_wp.wait_for([&] { return h.published.load(std::memory_order_acquire) != published_seen_; }, tick);
+    h.done_wp.wait_for([&] { return published_sum() != published_seen_; }, tick);
   }
 }
 

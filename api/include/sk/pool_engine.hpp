@@ -100,6 +100,7 @@ class Run {
   void handle_death(const Worker& w, int status, std::vector<Outcome>& out);
   void check_timeouts();
   void report_progress(bool final);
+  std::uint64_t published_sum() const noexcept;
   void finish() noexcept;
   std::optional<std::uint32_t> free_slot() noexcept;
 
@@ -112,6 +113,7 @@ class Run {
   ItemBody body_;
   std::vector<Worker> live_;
   std::vector<std::uint64_t> seen_;        // per slot: log entries consumed
+  std::vector<std::uint64_t> counts_;      // per slot: scratch for drain()
   std::vector<std::uint8_t> delivered_;    // per item
   std::vector<std::uint8_t> attempts_;     // per item: deaths while running it
   std::vector<std::pair<pid_t, std::uint32_t>> timed_out_;  // killed worker -> its stuck item

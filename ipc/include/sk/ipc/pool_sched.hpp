@@ -54,7 +54,9 @@ class WorkerScheduler {
         start_sweep();
         continue;
       }
-      // Idle: announce it (owners split for us), re-check, then park.
+      // Idle: announce it (owners split for us), wake the parent (it checks
+      // whether the run is complete), re-check, then park.
+      h.done_wp.notify_all();
       const std::uint32_t push_seen = h.push_epoch.load(std::memory_order_acquire);
       h.idle.fetch_add(1, std::memory_order_relaxed);
       const bool got = steal_any();

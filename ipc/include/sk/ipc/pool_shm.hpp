@@ -42,7 +42,7 @@ inline constexpr std::uint64_t kRunMagic = 0x736b2d706f6f6c31ull;  // "sk-pool1"
 
 enum RunState : std::uint32_t { kIdle = 0, kRunning = 1, kFinished = 2, kCancelled = 3, kShutdown = 4 };
 enum LogKind : std::uint32_t { kOk = 0, kThrew = 1 };
-enum RunFlags : std::uint32_t { kNotifyEach = 1 };
+enum RunFlags : std::uint32_t { kNotifyEach = 1, kTimed = 2 };
 enum SlotFlags : std::uint32_t { kSlotRetired = 1 };
 
 inline std::uint64_t now_ns() noexcept {
@@ -80,8 +80,7 @@ struct alignas(sk::core::kFalseSharingRange) RunHeader {
   std::atomic<std::uint32_t> idle;          // workers that found no work
   std::atomic<std::uint32_t> pad0;
   sk::core::WaitPoint work_wp;              // workers park here
-  alignas(sk::core::kFalseSharingRange) std::atomic<std::uint64_t> published;  // items logged, all slots
-  sk::core::WaitPoint done_wp;              // the parent parks here
+  alignas(sk::core::kFalseSharingRange) sk::core::WaitPoint done_wp;  // the parent parks here
 };
 static_assert(std::is_standard_layout_v<RunHeader>);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
@@ -286,9 +285,10 @@ class SlotWriter {
     // the error record to the parent's acquire load of log_count; without it
     // the parent could read a half-written result.
     s.log_count.store(n + 1, std::memory_order_release);
+    // The parent is woken per item only when it streams (imap, progress) or
+    // on errors; otherwise when a worker runs out of work (scheduler).
     RunHeader& h = v_.hdr();
-    const std::uint64_t total = h.published.fetch_add(1, std::memory_order_relaxed) + 1;
-    if ((h.flags & kNotifyEach) || kind != kOk || total >= h.n_items) h.done_wp.notify_all();
+    if ((h.flags & kNotifyEach) || kind != kOk) h.done_wp.notify_all();
   }
 
   RunView v_;
