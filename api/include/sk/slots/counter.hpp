@@ -29,9 +29,26 @@
 namespace sk {
 
 namespace slots {
-// Stripe index of the calling thread in [0, stripes): hash of (pid, thread
-// number). Cached per thread; recomputed when the pid changes (after fork).
-std::size_t counter_stripe(std::size_t stripes) noexcept;
+// Bumped in every forked child (pthread_atfork, counter.cpp), so a thread's
+// cached stripe is recomputed once after fork.
+extern std::uint32_t g_fork_generation;
+// Stripe of the calling thread in [0, 64): from its pid and a per-process
+// thread number (slow path, once per thread and fork).
+std::uint32_t compute_counter_stripe() noexcept;
+
+struct StripeCache {
+  std::uint32_t generation = ~std::uint32_t{0};
+  std::uint32_t stripe = 0;
+};
+inline thread_local constinit StripeCache t_stripe{};
+
+inline std::uint32_t counter_stripe() noexcept {
+  if (t_stripe.generation != g_fork_generation) {
+    t_stripe.stripe = compute_counter_stripe();
+    t_stripe.generation = g_fork_generation;
+  }
+  return t_stripe.stripe;
+}
 }  // namespace slots
 
 template <class T>
@@ -77,7 +94,7 @@ class Counter {
   std::string describe_value() const { return slots::format_value(load()); }
 
  private:
-  std::atomic<T>& stripe() noexcept { return stripes_[slots::counter_stripe(kStripes)].value; }
+  std::atomic<T>& stripe() noexcept { return stripes_[slots::counter_stripe() % kStripes].value; }
 
   core::Padded<std::atomic<T>> stripes_[kStripes];
 

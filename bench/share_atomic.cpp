@@ -1,0 +1,209 @@
+// Share slots across processes.
+//
+// BM_atomic_{sk,raw}/procs:P      P forked processes each add 1 to ONE shared
+//   long kIncrements times per iteration (manual time: start signal -> all
+//   done). sk = sk::Atomic<long> in a Share (`a += 1`: one lock xadd);
+//   raw = std::atomic<long>::fetch_add in plain MAP_SHARED memory.
+// BM_counter_sk/procs:P            the same with sk::Counter<long> (striped).
+// BM_value_{load,store}_{sk,ipmutex}/writer:W   64-byte value; this process
+//   loads (or stores) while W other processes store in a loop. ipmutex = the
+//   value under boost::interprocess::interprocess_mutex in MAP_SHARED memory.
+// BM_shared_call/procs:P           Shared<Account>::call<&Account::deposit>
+//   (locks 2 fields, publishes them as one transaction) by P processes.
+//
+//   ./bench_share_atomic --benchmark_min_time=0.05
+#include <benchmark/benchmark.h>
+
+#include <atomic>
+#include <boost/interprocess/sync/interprocess_mutex.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <sk/core/futex.hpp>
+#include <sk/share.hpp>
+#include <sk/slots/atomic.hpp>
+#include <sk/slots/counter.hpp>
+#include <sk/slots/shared.hpp>
+#include <sk/slots/value.hpp>
+
+#include "baselines/fork_peer.hpp"
+#include "baselines/locked_value.hpp"
+
+namespace {
+
+constexpr long kIncrements = 1 << 18;
+constexpr long kCalls = 1 << 14;
+
+struct Payload {
+  long words[8];
+};
+
+class Account {
+ public:
+  void deposit(long v) {
+    balance += v;
+    ++ops;
+  }
+
+ private:
+  long balance = 0;
+  long ops = 0;
+  SK_SHARED_FIELDS(Account, balance, ops);
+};
+SK_SHARED_METHOD(Account, deposit, writes(balance, ops), reads(balance, ops));
+
+// The start gate and the done count live in the Share too (parking waits,
+// so idle workers leave the 2 cores to the measured ones).
+struct BenchState {
+  sk::Atomic<long> atomic;
+  sk::Counter<long> counter;
+  sk::Value<Payload> value;
+  sk::Shared<Account> account;
+  sk::Atomic<std::uint32_t> go;
+  sk::Atomic<std::uint32_t> done;
+  sk::Atomic<long> stop;
+};
+SK_SHARE(BenchState, atomic, counter, value, account, go, done, stop);
+
+struct Gate {  // process-shared WaitPoints for go/done (in MAP_SHARED memory)
+  sk::core::WaitPoint go_wp;
+  sk::core::WaitPoint done_wp;
+};
+
+// P workers run work(p) once per benchmark iteration; manual time per round.
+template <class Work>
+void rounds(benchmark::State& st, sk::Share<BenchState> share, long items_per_worker, Work work) {
+  const int procs = static_cast<int>(st.range(0));
+  bench::SharedMemory shm(4096);
+  auto* gate = shm.make<Gate>(0);
+  share->go = 0;
+  share->done = 0;
+  std::vector<std::unique_ptr<bench::ForkedPeer>> peers;
+  for (int p = 0; p < procs; ++p)
+    peers.push_back(std::make_unique<bench::ForkedPeer>([&, p] {
+      for (std::uint32_t round = 1;; ++round) {
+        while (!gate->go_wp.wait_for([&] { return share->go.load() >= round; }, std::chrono::seconds(30))) {
+        }
+        work(p);
+        share->done += 1;
+        gate->done_wp.notify_all();
+      }
+    }));
+  std::uint32_t round = 0;
+  for (auto _ : st) {
+    ++round;
+    const auto t0 = std::chrono::steady_clock::now();
+    share->go = round;
+    gate->go_wp.notify_all();
+    const auto want = round * static_cast<std::uint32_t>(procs);
+    while (!gate->done_wp.wait_for([&] { return share->done.load() >= want; }, std::chrono::seconds(30))) {
+    }
+    st.SetIterationTime(bench::seconds_since(t0));
+  }
+  st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations()) * procs * items_per_worker);
+}
+
+void BM_atomic_sk(benchmark::State& st) {
+  sk::Share<BenchState> share(1 << 20);
+  rounds(st, share, kIncrements, [share](int) {
+    for (long i = 0; i < kIncrements; ++i) share->atomic += 1;
+  });
+  if (share->atomic.load() != static_cast<long>(st.iterations()) * st.range(0) * kIncrements)
+    st.SkipWithError("sk::Atomic total is wrong");
+}
+
+void BM_atomic_raw(benchmark::State& st) {
+  sk::Share<BenchState> share(1 << 20);  // only for the gate
+  bench::SharedMemory shm(4096);
+  auto* c = shm.make<std::atomic<long>>(0, 0);
+  rounds(st, share, kIncrements, [c](int) {
+    for (long i = 0; i < kIncrements; ++i) c->fetch_add(1);
+  });
+  if (c->load() != static_cast<long>(st.iterations()) * st.range(0) * kIncrements)
+    st.SkipWithError("raw total is wrong");
+}
+
+void BM_counter_sk(benchmark::State& st) {
+  sk::Share<BenchState> share(1 << 20);
+  rounds(st, share, kIncrements, [share](int) {
+    for (long i = 0; i < kIncrements; ++i) share->counter += 1;
+  });
+  if (share->counter.load() != static_cast<long>(st.iterations()) * st.range(0) * kIncrements)
+    st.SkipWithError("sk::Counter total is wrong");
+}
+
+void BM_shared_call(benchmark::State& st) {
+  sk::Share<BenchState> share(1 << 20);
+  rounds(st, share, kCalls, [share](int) {
+    for (long i = 0; i < kCalls; ++i) share->account.call<&Account::deposit>(1);
+  });
+}
+
+// ---- Value under writers -------------------------------------------------------
+
+template <class Op>
+void with_writers(benchmark::State& st, sk::Share<BenchState> share, Op op) {
+  std::vector<std::unique_ptr<bench::ForkedPeer>> writers;
+  for (int w = 0; w < st.range(0); ++w)
+    writers.push_back(std::make_unique<bench::ForkedPeer>([share] {
+      Payload p{};
+      for (long i = 0;; ++i) {
+        p.words[0] = i;
+        share->value.store(p);
+      }
+    }));
+  for (auto _ : st) op();
+  st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations()));
+}
+
+void BM_value_load_sk(benchmark::State& st) {
+  sk::Share<BenchState> share(1 << 20);
+  with_writers(st, share, [&] { benchmark::DoNotOptimize(share->value.load()); });
+}
+void BM_value_store_sk(benchmark::State& st) {
+  sk::Share<BenchState> share(1 << 20);
+  Payload p{};
+  with_writers(st, share, [&] { share->value.store(p); });
+}
+
+using IpValue = bench::LockedValue<Payload, boost::interprocess::interprocess_mutex>;
+template <class Op>
+void with_ip_writers(benchmark::State& st, IpValue* v, Op op) {
+  std::vector<std::unique_ptr<bench::ForkedPeer>> writers;
+  for (int w = 0; w < st.range(0); ++w)
+    writers.push_back(std::make_unique<bench::ForkedPeer>([v] {
+      Payload p{};
+      for (long i = 0;; ++i) {
+        p.words[0] = i;
+        v->store(p);
+      }
+    }));
+  for (auto _ : st) op();
+  st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations()));
+}
+void BM_value_load_ipmutex(benchmark::State& st) {
+  bench::SharedMemory shm(4096);
+  auto* v = shm.make<IpValue>(0);
+  with_ip_writers(st, v, [&] { benchmark::DoNotOptimize(v->load()); });
+}
+void BM_value_store_ipmutex(benchmark::State& st) {
+  bench::SharedMemory shm(4096);
+  auto* v = shm.make<IpValue>(0);
+  Payload p{};
+  with_ip_writers(st, v, [&] { v->store(p); });
+}
+
+}  // namespace
+
+BENCHMARK(BM_atomic_sk)->ArgName("procs")->Arg(1)->Arg(2)->Arg(4)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_atomic_raw)->ArgName("procs")->Arg(1)->Arg(2)->Arg(4)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_counter_sk)->ArgName("procs")->Arg(1)->Arg(2)->Arg(4)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_shared_call)->ArgName("procs")->Arg(1)->Arg(2)->Arg(4)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_value_load_sk)->ArgName("writers")->Arg(0)->Arg(1);
+BENCHMARK(BM_value_load_ipmutex)->ArgName("writers")->Arg(0)->Arg(1);
+BENCHMARK(BM_value_store_sk)->ArgName("writers")->Arg(0)->Arg(1);
+BENCHMARK(BM_value_store_ipmutex)->ArgName("writers")->Arg(0)->Arg(1);
+
+BENCHMARK_MAIN();
