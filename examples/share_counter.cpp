@@ -1,63 +1,43 @@
-// The pitch's headline, in C++: a counter and a results list shared by 4
-// parallel processes, each doing 5 items, updated like plain variables.
+// The pitch's headline, in C++: a logger, a list and a counter shared by 4
+// parallel processes, each doing 5 items, all updated like plain variables.
 //
-//   Python original:            share.counter += 1; share.results.append(r)
-//   here:                       share->counter += 1; share->results.call<&Results::append>(r)
+//   Python original                     here
+//   share.counter += 1                   share->counter += 1
+//   share.results.append(result)         share->results.append(result)
+//   share.log.info(f"done: {result}")    share->log.info("done: {}", result)
 //
-// (Uses fork() directly; with sk::Pool it is pool.map over the 20 items.
-// sk::List / sk::Log slots, when present, replace the Results class.)
+// (Uses fork() directly to stay a Share-only example; with sk::Pool it is
+// pool.map over the 20 items.)
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
 #include <cstdio>
 #include <cstdlib>
 
 #include <sk/share.hpp>
 #include <sk/slots/atomic.hpp>
-#include <sk/slots/counter.hpp>
-#include <sk/slots/shared.hpp>
-
-// A user class kept in the Share: each call locks only the fields it writes.
-class Results {
- public:
-  void append(int v) {
-    if (size < static_cast<int>(items.size())) items[static_cast<std::size_t>(size++)] = v;
-  }
-  int count() const { return size; }
-  long sum() const {
-    long s = 0;
-    for (int i = 0; i < size; ++i) s += items[static_cast<std::size_t>(i)];
-    return s;
-  }
-
- private:
-  std::array<int, 64> items{};
-  int size = 0;
-  SK_SHARED_FIELDS(Results, items, size);
-};
-SK_SHARED_METHOD(Results, append, writes(items, size), reads(size));
-SK_SHARED_METHOD(Results, count, reads(size));
-SK_SHARED_METHOD(Results, sum, reads(items, size));
+#include <sk/slots/list.hpp>
+#include <sk/slots/log.hpp>
 
 struct State {
-  sk::Atomic<long> counter;     // share.counter = 0
-  sk::Counter<long> work_done;  // striped: += never contends
-  sk::Shared<Results> results;  // share.results = []
+  sk::Atomic<long> counter;  // share.counter = 0
+  sk::List<int> results;     // share.results = []
+  sk::Log log{"worker"};     // share.log = logging.getLogger("worker")
 };
-SK_SHARE(State, counter, work_done, results);
+SK_SHARE(State, counter, results, log);
 
 int main() {
   sk::Share<State> share;  // anonymous arena, inherited by the forked workers
+  share->log.no_sinks();   // keep the records in the Share only (quiet example)
 
   constexpr int kWorkers = 4, kItemsEach = 5;
   for (int w = 0; w < kWorkers; ++w) {
     if (::fork() == 0) {
       for (int i = 0; i < kItemsEach; ++i) {
-        const int item = w * kItemsEach + i;
-        share->results.call<&Results::append>(item * 2);  // shared list
-        share->counter += 1;                              // shared counter
-        share->work_done += 1;
+        const int result = (w * kItemsEach + i) * 2;
+        share->results.append(result);          // shared list
+        share->counter += 1;                    // shared counter
+        share->log.info("done: {}", result);    // shared logger
       }
       ::_exit(0);
     }
@@ -70,11 +50,9 @@ int main() {
   }
 
   const long counter = share->counter;
-  const int size = share->results.call<&Results::count>();
-  const long sum = share->results.call<&Results::sum>();
-  std::printf("counter = %ld\nresults.size() = %d (sum %ld)\nwork_done = %ld\n\n%s", counter, size, sum,
-              share->work_done.load(), share.describe().c_str());
-  const bool ok = failed == 0 && counter == 20 && size == 20 && sum == 2 * (19 * 20 / 2) &&
-                  share->work_done.load() == 20;
-  return ok ? EXIT_SUCCESS : EXIT_FAILURE;
+  const std::size_t results = share->results.size();
+  const std::size_t records = share->log.size();
+  std::printf("counter = %ld\nresults.size() = %zu\nlog records = %zu\n\n%s", counter, results, records,
+              share.describe().c_str());
+  return failed == 0 && counter == 20 && results == 20 && records == 20 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
