@@ -95,10 +95,7 @@ void BM_ours_spsc(benchmark::State& st) {
       std::size_t k = ring->try_pop_n(buf, 64, notify);
       if (k == 0) {
         if constexpr (M == Mode::block) {
-          if (auto v = ring->pop_wait(1s)) {
-            buf[0] = *v;
-            k = 1;
-          }
+          (void)ring->wait_readable(1s);  // then take a whole batch
         } else {
           sk::core::cpu_relax();
         }

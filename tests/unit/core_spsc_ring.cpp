@@ -99,3 +99,20 @@ TEST(SpscRing, threads_parked_producer_is_woken_by_pop) {
   EXPECT_EQ(r.try_pop().value(), 2);
   EXPECT_EQ(r.try_pop().value(), 3);
 }
+
+TEST(SpscRing, threads_wait_readable_and_writable_without_moving_data) {
+  SpscRing<int, 2> r;
+  EXPECT_FALSE(r.wait_readable(10ms));
+  EXPECT_TRUE(r.wait_writable(1ms));
+  std::thread producer([&] {
+    std::this_thread::sleep_for(20ms);
+    EXPECT_TRUE(r.try_push(1));
+    EXPECT_TRUE(r.try_push(2));
+  });
+  ASSERT_TRUE(r.wait_readable(10s));
+  producer.join();
+  EXPECT_FALSE(r.wait_writable(10ms));  // full
+  int out[2];
+  EXPECT_EQ(r.try_pop_n(out, 2), 2u);
+  EXPECT_EQ(out[0] + out[1], 3);
+}

@@ -141,6 +141,17 @@ class SpscRing {
     }
   }
 
+  // Waits (poll, spin, then futex) until something can be popped, without
+  // popping it, so the caller can then take a whole batch with try_pop_n.
+  // False on timeout.
+  bool wait_readable(std::chrono::nanoseconds timeout) noexcept {
+    return poll_then_wait(waits_.data, [this] { return !empty_for_consumer(); }, timeout);
+  }
+  // Waits until at least one slot is free. False on timeout.
+  bool wait_writable(std::chrono::nanoseconds timeout) noexcept {
+    return poll_then_wait(waits_.space, [this] { return !full_for_producer(); }, timeout);
+  }
+
   // ---- either side (approximate while the other side runs) -------------------
   std::size_t size_approx() const noexcept {
     const std::uint64_t head = cons_.head.load(std::memory_order_acquire);
@@ -160,6 +171,15 @@ class SpscRing {
   // Polls (with a pause each) before a wait computes its deadline and falls
   // back to WaitPoint's spin / yield / futex sequence.
   static constexpr std::uint32_t kPollsBeforeClock = 64;
+
+  template <class Ready>
+  static bool poll_then_wait(WaitPoint& wp, Ready ready, std::chrono::nanoseconds timeout) noexcept {
+    for (std::uint32_t i = 0; i < kPollsBeforeClock; ++i) {
+      if (ready()) return true;
+      cpu_relax();
+    }
+    return wp.wait_for(ready, timeout);
+  }
 
   bool full_for_producer() const noexcept {
     // SYNC POINT: acquire of head_, as in try_push_n (the predicate only
