@@ -40,7 +40,7 @@ TEST(ListThreads, threads_4appenders_2readers) {
   for (int r = 0; r < 2; ++r) {
     ts.emplace_back([&] {
       std::size_t last = 0;
-      while (!done.load()) {
+      do {  // at least one pass, even if the writers finish first
         const std::size_t n = s->numbers.size();
         EXPECT_GE(n, last);  // the published prefix only grows
         last = n;
@@ -48,7 +48,7 @@ TEST(ListThreads, threads_4appenders_2readers) {
         const auto words = s->words.snapshot();
         for (const auto& word : words) EXPECT_FALSE(word.empty());
         reads.fetch_add(1);
-      }
+      } while (!done.load());
     });
   }
   for (int w = 0; w < kWriters; ++w) ts[static_cast<std::size_t>(w)].join();

@@ -185,6 +185,7 @@ class List {
     for (;;) {
       const std::uint64_t p = advance();
       const std::uint64_t b = base_.load(std::memory_order_acquire);
+      if (b >= p) return;  // empty, or a clear() moved base past the prefix we read
       std::vector<T> items;
       items.reserve(static_cast<std::size_t>(p - b));
       bool cleared = false;
