@@ -14,10 +14,11 @@
 //             to 8). The readable ("committed") copy is idx(v) =
 //             (v_even / 2) & 1, v_even = v rounded down to even.
 //
-// Writer:  CAS (v even, tag 0) -> (v+1, tag)        take the lock
+// Writer:  CAS (v even, tag 0) -> (v+1, tag)        take the lock (acquire,
+//                                                    then a release fence)
 //          write copy idx(v) ^ 1 (the one readers are NOT reading)
-//          CAS (v+1, tag) -> (v+2, 0), release       publish: idx(v+2) = idx(v) ^ 1
-// Abort:   CAS (v+1, tag) -> (v+4, 0), release       idx(v+4) = idx(v): the last
+//          CAS (v+1, tag) -> (v+2, 0), seq_cst       publish: idx(v+2) = idx(v) ^ 1
+// Abort:   CAS (v+1, tag) -> (v+4, 0), seq_cst       idx(v+4) = idx(v): the last
 //          committed copy stays the readable one. Used by the guard's
 //          destructor and by recovery when `owner_dead(tag)` says the holder
 //          died: its half-written copy is never made visible.
@@ -49,8 +50,8 @@
 //    would let a reader that started at e, overlapped by the commit e+2 and a
 //    writer at e+3 that died mid-way through copy idx(e), re-read e+2 and
 //    accept a torn copy (ABA).
-//  * The version wraps at 2^32; a reader would have to be overtaken by 2^31
-//    writes in one read for the modular test to mislead it.
+//  * The version wraps at 2^32; a reader would have to be overtaken by about
+//    2^31 commits during one copy for the modular test to mislead it.
 //
 // Death: a writer SIGKILLed at any instruction leaves either a free lock or
 // (odd v, its tag). Readers are unaffected (they read the committed copy).
@@ -158,8 +159,10 @@ class Seqlock {
   // ---- writers ---------------------------------------------------------
   // Replaces the value. Blocks while another writer holds the lock (bounded
   // spin, then parks); steals the lock from a holder owner_dead() calls dead.
-  // tag: non-zero id of the caller (e.g. its pid). Throws SeqlockError on
-  // tag 0, SeqlockLockLost if another writer judged this one dead.
+  // tag: non-zero id of the caller (e.g. its pid; threads of one process may
+  // share it). Throws SeqlockError on tag 0, SeqlockLockLost if another
+  // writer judged this one dead. Not re-entrant: a thread that already holds
+  // the lock (a live Writer) and calls store() waits for itself forever.
   void store(const T& value, std::uint32_t tag, OwnerDeadFn owner_dead = nullptr) {
     Writer w = begin_write(tag, owner_dead);
     w.write(value);
