@@ -57,7 +57,7 @@ void wait_stage(sk::Share<CrashState>& share, int stage) {
 
 void kill_and_reap(pid_t pid) {
   ::kill(pid, SIGKILL);
-  EXPECT_EQ(sktest::wait_child(pid), 128 + SIGKILL);
+  EXPECT_EQ(sktest::reap(pid), 128 + SIGKILL);
 }
 
 template <class Fn>
@@ -72,7 +72,7 @@ std::chrono::milliseconds timed(Fn&& fn) {
 TEST(ShareCrash, crash_value_writer_killed_mid_write) {
   sk::Share<CrashState> share(1 << 20);
   share->pair.store(sktest::Pair{5, {}, 5});
-  const pid_t pid = sktest::fork_child([share] {
+  const pid_t pid = sktest::spawn([share] {
     auto w = share->pair.begin_write();
     sktest::Pair torn{777, {}, 888};
     w.write_partial(torn, 8);  // half-written copy, never committed
@@ -98,7 +98,7 @@ TEST(ShareCrash, crash_value_writers_killed_at_random_points) {
   sk::Share<CrashState> share(1 << 20);
   std::mt19937 rng(1234);
   for (int round = 0; round < 20; ++round) {
-    const pid_t pid = sktest::fork_child([share] {
+    const pid_t pid = sktest::spawn([share] {
       share->stage = 1;
       for (;;) share->pair.update([](sktest::Pair& p) { ++p.a, ++p.b; });
       return true;
@@ -120,7 +120,7 @@ TEST(ShareCrash, crash_value_writers_killed_at_random_points) {
 TEST(ShareCrash, crash_shared_call_killed_before_commit_rolls_back) {
   sk::Share<CrashState> share(1 << 20);
   share->vault.call<&Vault::deposit>(10);
-  const pid_t pid = sktest::fork_child([share] {
+  const pid_t pid = sktest::spawn([share] {
     Vault::before_publish = [] {
       // We hold every written field's lock and computed the new values.
       ::raise(SIGSTOP);  // parent kills us while stopped
@@ -151,7 +151,7 @@ TEST(ShareCrash, crash_shared_call_killed_mid_publish_rolls_forward) {
   for (std::size_t kill_after = 0; kill_after < 3; ++kill_after) {
     sk::Share<CrashState> share(1 << 20);
     share->vault.call<&Vault::deposit>(10);
-    const pid_t pid = sktest::fork_child([share, kill_after] {
+    const pid_t pid = sktest::spawn([share, kill_after] {
       static std::size_t when;
       when = kill_after;
       sk::slots::detail::publish_hook = [](std::size_t flipped) noexcept {
@@ -160,7 +160,7 @@ TEST(ShareCrash, crash_shared_call_killed_mid_publish_rolls_forward) {
       share->vault.call<&Vault::deposit>(1000);
       return true;
     });
-    EXPECT_EQ(sktest::wait_child(pid), 128 + SIGKILL);
+    EXPECT_EQ(sktest::reap(pid), 128 + SIGKILL);
     // The next writer finds the dead holder, sees the commit flag and
     // completes the dead call: all three fields reflect it, then ours.
     const auto took = timed([&] { share->vault.call<&Vault::deposit>(2); });
@@ -174,7 +174,7 @@ TEST(ShareCrash, crash_shared_callers_killed_at_random_points) {
   sk::Share<CrashState> share(1 << 20);
   std::mt19937 rng(99);
   for (int round = 0; round < 20; ++round) {
-    const pid_t pid = sktest::fork_child([share] {
+    const pid_t pid = sktest::spawn([share] {
       share->stage = 1;
       for (;;) share->vault.call<&Vault::deposit>(3);
       return true;

@@ -42,12 +42,12 @@ TEST(ShareProcs, procs_4_counter_reset_loses_nothing) {
   sk::Share<sktest::StressState> share(4 << 20);
   std::vector<pid_t> pids;
   for (int i = 0; i < 4; ++i)
-    pids.push_back(sktest::fork_child([share] {
+    pids.push_back(sktest::spawn([share] {
       for (long k = 0; k < kOps; ++k) share->counter += 1;
       return true;
     }));
   long removed = 0;
   for (int k = 0; k < 50; ++k) removed += share->counter.reset();
-  for (pid_t p : pids) ASSERT_EQ(sktest::wait_child(p), 0);
+  for (pid_t p : pids) ASSERT_EQ(sktest::reap(p), 0);
   EXPECT_EQ(removed + share->counter.load(), 4 * kOps);
 }

@@ -363,13 +363,13 @@ TEST(Share, unit_forked_child_sees_and_updates) {
   if (sktest::kTsan) GTEST_SKIP() << "forks (covered in the default and ASan builds)";
   sk::Share<ut::State> share;
   share->counter = 7;
-  const pid_t pid = sktest::fork_child([share]() {
+  const pid_t pid = sktest::spawn([share]() {
     if (share->counter.load() != 7) return false;
     share->counter += 1;
     share->account.call<&ut::Account::deposit>(11);
     return true;
   });
-  ASSERT_EQ(sktest::wait_child(pid), 0);
+  ASSERT_EQ(sktest::reap(pid), 0);
   EXPECT_EQ(share->counter.load(), 8);
   EXPECT_EQ(share->account.call<&ut::Account::get>(), 11);
 }
@@ -380,14 +380,14 @@ TEST(Share, unit_named_create_open_in_forked_child) {
   auto created = sk::Share<ut::State>::create(guard.name, 1 << 20);
   EXPECT_EQ(created.name(), guard.name);
   created->counter = 3;
-  const pid_t pid = sktest::fork_child([&guard]() {
+  const pid_t pid = sktest::spawn([&guard]() {
     auto opened = sk::Share<ut::State>::open(guard.name);
     if (opened->counter.load() != 3) return false;
     opened->counter += 10;
     opened->config.update([](ut::Config& c) { c.threads = 16; });
     return true;
   });
-  ASSERT_EQ(sktest::wait_child(pid), 0);
+  ASSERT_EQ(sktest::reap(pid), 0);
   EXPECT_EQ(created->counter.load(), 13);
   EXPECT_EQ(created->config.load().threads, 16);
   // Opened again in this process: another mapping of the same state.
