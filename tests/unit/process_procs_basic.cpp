@@ -287,6 +287,20 @@ TEST(Process, procs_void_result) {
   EXPECT_EQ(w.current_run(), 2u);
 }
 
+class BigResult : public sk::Skprocess<std::string> {
+ public:
+  BigResult() { config.runs = 1; }
+  void run() override {}
+  std::string result() override { return std::string(3 << 20, 'z') + "end"; }
+};
+
+TEST(Process, procs_large_result_3MiB_through_the_outcome_pipe) {
+  BigResult w;
+  const std::string r = w.execute();
+  EXPECT_EQ(r.size(), (3u << 20) + 3);
+  EXPECT_EQ(r.substr(r.size() - 4), "zend");
+}
+
 // ---- misuse ----------------------------------------------------------------
 TEST(Process, procs_misuse_errors) {
   OrderWorker w(1);
