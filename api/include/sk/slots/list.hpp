@@ -54,6 +54,7 @@
 #include <sk/alloc/arena.hpp>
 #include <sk/alloc/owner.hpp>
 #include <sk/core/backoff.hpp>
+#include <sk/core/fence.hpp>
 #include <sk/core/cacheline.hpp>
 #include <sk/ipc/serialize.hpp>
 #include <sk/share_errors.hpp>
@@ -335,7 +336,7 @@ class List {
       slots::load_words(a.base() + payload[0], buf.size(), buf.data());
       // SYNC POINT: acquire fence orders the block loads before the base
       // re-read; clear() frees blocks only after moving base past them.
-      std::atomic_thread_fence(std::memory_order_acquire);
+      core::fence(std::memory_order_acquire);
       if (base_.load(std::memory_order_relaxed) > idx) return Read::cleared;
       out = ser::decode_payload<T>(buf);
       return Read::ok;

@@ -46,6 +46,7 @@
 
 #include <sk/alloc/arena.hpp>
 #include <sk/core/backoff.hpp>
+#include <sk/core/fence.hpp>
 #include <sk/core/seqlock.hpp>
 #include <sk/ipc/serialize.hpp>
 #include <sk/share_errors.hpp>
@@ -159,7 +160,7 @@ class Object {
       // the block after its reuse (ordered after the replacing commit by the
       // allocator's release/acquire free list) make the re-read see that
       // commit. Without it a copy of a recycled block could be accepted.
-      std::atomic_thread_fence(std::memory_order_acquire);
+      core::fence(std::memory_order_acquire);
       const auto v0 = static_cast<std::uint32_t>(ticket) & ~std::uint32_t{1};
       const auto now = static_cast<std::uint32_t>(ref_.version());
       if (static_cast<std::uint32_t>(now - v0) < 2u) return true;  // no commit since we read the reference
