@@ -36,7 +36,6 @@ struct SharedTimer::Block {
   std::uint32_t capacity;
   std::uint64_t stride;  // bytes from one Buffer to the next
   std::atomic<std::uint64_t> window;
-  std::atomic<std::int64_t> reset_ns;  // samples stamped <= this are ignored
 };
 
 struct alignas(core::kFalseSharingRange) SharedTimer::Buffer {
@@ -44,21 +43,33 @@ struct alignas(core::kFalseSharingRange) SharedTimer::Buffer {
   std::atomic<std::uint32_t> writer{0};  // tid of the thread writing now (owner's threads only)
   std::atomic<std::uint64_t> begin{0};   // index + 1 of the last sample whose write started
   std::atomic<std::uint64_t> count{0};   // samples committed, ever
+  std::atomic<std::uint64_t> reset_from{0};  // samples below this index were reset (any process writes it)
 };
 
 namespace {
 
 struct Sample {
-  std::atomic<std::int64_t> ts;      // CLOCK_MONOTONIC ns
+  std::atomic<std::int64_t> ts;      // order stamp (stamp() below), monotonic within a buffer
   std::atomic<std::uint64_t> bits;   // the seconds, as double bits
 };
 static_assert(sizeof(Sample) == 16 && std::atomic<std::int64_t>::is_always_lock_free);
 
 constexpr const char* kName = "SharedTimer";
 
-std::int64_t now_ns() noexcept {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+// An ordering stamp, not a measurement: it only decides which samples are the
+// most recent when buffers are merged. The CPU's invariant counter is one
+// instruction (a clock_gettime costs 4-8x more on virtualised machines) and
+// is synchronised across cores on the machines Linux runs its clock on.
+std::int64_t stamp() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  return static_cast<std::int64_t>(__builtin_ia32_rdtsc() >> 1);
+#elif defined(__aarch64__)
+  std::uint64_t v;
+  asm volatile("mrs %0, cntvct_el0" : "=r"(v));
+  return static_cast<std::int64_t>(v >> 1);
+#else
+  return std::chrono::steady_clock::now().time_since_epoch().count();
+#endif
 }
 
 std::uint32_t this_tid() noexcept {
@@ -122,7 +133,7 @@ SharedTimer::SharedTimer(std::size_t max_times, std::size_t max_processes)
   id_ = (std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}() ^ reinterpret_cast<std::uintptr_t>(this);
 
   ::new (mem) Block{Block::kMagic, static_cast<std::uint32_t>(max_processes),
-                              static_cast<std::uint32_t>(max_times), stride, {max_times}, {0}};
+                              static_cast<std::uint32_t>(max_times), stride, {max_times}};
   for (std::size_t i = 0; i < max_processes; ++i) {
     std::byte* bm = mem + head + i * stride;
     ::new (bm) Buffer();
@@ -161,6 +172,22 @@ std::size_t SharedTimer::max_times() const noexcept {
 SharedTimer::Buffer& SharedTimer::my_buffer() {
   Block* blk = block();
   const alloc::OwnerId self = alloc::self_owner();
+  const std::uint64_t me = self.pack();
+  // Fast path: the buffer this thread used last time for this block, if this
+  // process still owns it.
+  struct Cache {
+    const Block* blk = nullptr;
+    std::uint64_t me = 0;
+    Buffer* buf = nullptr;
+  };
+  thread_local Cache cache;
+  if (cache.blk == blk && cache.me == me && cache.buf->owner.load(std::memory_order_acquire) == me) return *cache.buf;
+  Buffer& b = find_buffer(blk, self);
+  cache = Cache{blk, me, &b};
+  return b;
+}
+
+SharedTimer::Buffer& SharedTimer::find_buffer(Block* blk, alloc::OwnerId self) {
   const std::uint64_t me = self.pack();
   const std::uint32_t n = blk->max_procs;
   const std::uint32_t first = static_cast<std::uint32_t>((std::uint64_t{self.pid} * 0x9E3779B1u) % n);
@@ -210,7 +237,8 @@ void SharedTimer::record(double seconds) {
   const std::uint64_t n = b.count.load(std::memory_order_relaxed);
   auto* samples = reinterpret_cast<Sample*>(reinterpret_cast<std::byte*>(&b) + sizeof(Buffer));
   Sample& s = samples[n % blk->capacity];
-  const std::int64_t ts = std::max(now_ns(), blk->reset_ns.load(std::memory_order_relaxed) + 1);
+  const std::int64_t prev = n == 0 ? 0 : samples[(n - 1) % blk->capacity].ts.load(std::memory_order_relaxed);
+  const std::int64_t ts = std::max(stamp(), prev);  // monotonic within the buffer
   b.begin.store(n + 1, std::memory_order_relaxed);
   // SYNC POINT: release fence orders the `begin` announcement before the slot
   // writes; pairs with the reader's acquire fence before it rereads `begin`,
@@ -232,11 +260,18 @@ void SharedTimer::add_time(double seconds) {
 }
 
 void SharedTimer::reset() {
-  // Relaxed: the reset time is a filter on timestamps, it publishes no data.
+  // Each buffer forgets the samples committed so far: readers start at
+  // reset_from. Writers are not involved; a sample committed concurrently is
+  // either before (forgotten) or after (kept) the count read here.
   Block* blk = block();
-  const std::int64_t now = now_ns();
-  std::int64_t cur = blk->reset_ns.load(std::memory_order_relaxed);
-  while (cur < now && !blk->reset_ns.compare_exchange_weak(cur, now, std::memory_order_relaxed)) {
+  for (std::uint32_t i = 0; i < blk->max_procs; ++i) {
+    Buffer* b = buffer_at(blk, i);
+    // SYNC POINT: acquire/release on count and reset_from: a reader that sees
+    // this reset_from also sees the samples below it as committed.
+    const std::uint64_t c = b->count.load(std::memory_order_acquire);
+    std::uint64_t cur = b->reset_from.load(std::memory_order_relaxed);
+    while (cur < c && !b->reset_from.compare_exchange_weak(cur, c, std::memory_order_release)) {
+    }
   }
   frames_of(id_) = {};
 }
@@ -273,15 +308,14 @@ std::vector<double> SharedTimer::times() const {
   Block* blk = block();
   const std::uint64_t cap = blk->capacity;
   const std::uint64_t window = std::min<std::uint64_t>(blk->window.load(std::memory_order_relaxed), cap);
-  const std::int64_t reset = blk->reset_ns.load(std::memory_order_relaxed);
   std::vector<Stamped> all;
   for (std::uint32_t i = 0; i < blk->max_procs; ++i) {
     Buffer* b = buffer_at(blk, i);
     // SYNC POINT: acquire pairs with the writer's release of `count`: slots
     // below it hold committed samples (unless overwritten since; see below).
     const std::uint64_t c1 = b->count.load(std::memory_order_acquire);
-    if (c1 == 0) continue;
-    const std::uint64_t lo = c1 > window ? c1 - window : 0;
+    const std::uint64_t lo = std::max(c1 > window ? c1 - window : 0, b->reset_from.load(std::memory_order_acquire));
+    if (lo >= c1) continue;
     const auto* samples = reinterpret_cast<const Sample*>(reinterpret_cast<const std::byte*>(b) + sizeof(Buffer));
     const std::size_t mark = all.size();
     for (std::uint64_t k = lo; k < c1; ++k) {
@@ -297,7 +331,7 @@ std::vector<double> SharedTimer::times() const {
     std::size_t out = mark;
     for (std::uint64_t k = lo; k < c1; ++k) {
       const Stamped st = all[mark + (k - lo)];
-      if (k >= valid_from && st.ts > reset) all[out++] = st;
+      if (k >= valid_from) all[out++] = st;
     }
     all.resize(out);
   }

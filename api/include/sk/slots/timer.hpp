@@ -10,9 +10,9 @@
 //
 // Recording never serializes processes: each process claims its own sample
 // buffer (by OwnerId) in the arena -- a ring of the last `max_times` samples,
-// each stamped with CLOCK_MONOTONIC -- and writes it alone. Readers merge all
-// buffers, order by timestamp and keep the most recent `max_times`: the same
-// rolling window as Sktimer, over all processes together. Memory is fixed at
+// each with an ordering stamp -- and writes it alone. Readers merge all
+// buffers, order by a stamp (the CPU's invariant counter) and keep the most
+// recent `max_times`: the same rolling window as Sktimer, over all processes. Memory is fixed at
 // construction: max_processes * max_times * 16 bytes (+ small headers).
 //
 // Open frames (start/stop/lap/pause/resume/discard) are per process and
@@ -23,8 +23,8 @@
 // that sample. A dead process's buffer keeps its samples and is taken over by
 // a new process when no buffer is free. When every buffer is held by a live
 // process, add_time/stop throw sk::TimerError (construct with more
-// max_processes). reset() is a timestamp: samples stamped before it are
-// ignored by every reader, with no writer coordination.
+// max_processes). reset() moves each buffer's "forgotten below" index to its
+// current count: every reader ignores older samples, writers are not involved.
 //
 // Built inside a Share (a ConstructionScope), the buffers come from the arena.
 // Built anywhere else, they come from an anonymous MAP_SHARED mapping of its
@@ -38,6 +38,7 @@
 #include <type_traits>
 #include <vector>
 
+#include <sk/alloc/owner.hpp>
 #include <sk/timer.hpp>
 
 namespace sk {
@@ -103,6 +104,7 @@ class SharedTimer {
   Block* block() const noexcept;
   static Buffer* buffer_at(Block* blk, std::size_t i) noexcept;
   Buffer& my_buffer();
+  static Buffer& find_buffer(Block* blk, alloc::OwnerId self);
   void record(double seconds);
 
   std::int64_t block_rel_;        // block address minus this object's address
