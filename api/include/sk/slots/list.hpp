@@ -245,7 +245,7 @@ class List {
     if (k >= kMaxChunks)
       throw ShareError("sk::List: more than 2^45 elements were appended to one list; use clear() less and "
                        "another list, or keep fewer elements");
-    auto& slot = const_cast<std::atomic<std::uint64_t>&>(chunks_[k]);
+    auto& slot = chunks_[k];
     // SYNC POINT: acquire pairs with the release CAS below that published the
     // zeroed chunk; without it a reader could see non-zero garbage states.
     std::uint64_t off = slot.load(std::memory_order_acquire);
@@ -286,7 +286,7 @@ class List {
 
   // Moves the prefix over published / dead cells; returns it.
   std::uint64_t advance() const {
-    auto& prefix = const_cast<std::atomic<std::uint64_t>&>(prefix_);
+    auto& prefix = prefix_;
     std::uint64_t p = prefix.load(std::memory_order_acquire);
     for (;;) {
       if (p >= reserved_.load(std::memory_order_acquire)) return p;
@@ -313,7 +313,7 @@ class List {
     // SYNC POINT: acq_rel CAS: exactly one reader marks the cell dead (and
     // counts it); a reader that loses sees the state another one stored.
     if (st.compare_exchange_strong(expected, kDead, std::memory_order_acq_rel, std::memory_order_acquire))
-      const_cast<std::atomic<std::uint64_t>&>(dead_).fetch_add(1, std::memory_order_relaxed);
+      dead_.fetch_add(1, std::memory_order_relaxed);
     return true;
   }
 
@@ -353,11 +353,12 @@ class List {
 
   alloc::Offset self_;
   alignas(core::kFalseSharingRange) std::atomic<std::uint64_t> reserved_{0};  // next cell to claim
-  alignas(core::kFalseSharingRange) std::atomic<std::uint64_t> prefix_{0};    // cells below: published or dead
-  std::atomic<std::uint64_t> base_{0};          // first cell after the last clear()
-  std::atomic<std::uint64_t> dead_{0};          // dead cells ever
-  std::atomic<std::uint64_t> dead_at_base_{0};  // dead_ when base_ last moved
-  std::atomic<std::uint64_t> chunks_[kMaxChunks]{};
+  // mutable: readers advance the prefix, mark dead cells and add chunks.
+  alignas(core::kFalseSharingRange) mutable std::atomic<std::uint64_t> prefix_{0};  // below: published or dead
+  std::atomic<std::uint64_t> base_{0};                // first cell after the last clear()
+  mutable std::atomic<std::uint64_t> dead_{0};        // dead cells ever
+  std::atomic<std::uint64_t> dead_at_base_{0};        // dead_ when base_ last moved
+  mutable std::atomic<std::uint64_t> chunks_[kMaxChunks]{};
 };
 
 }  // namespace sk

@@ -111,7 +111,7 @@ class Object {
   // returned. If fn throws, nothing is published.
   template <class Fn>
   decltype(auto) update(Fn&& fn) {
-    using R = std::invoke_result_t<Fn&, T&>;
+    using R = std::remove_cvref_t<std::invoke_result_t<Fn&, T&>>;  // a copy: the value dies here
     if constexpr (std::is_void_v<R>) {
       write_with([&](T& cur) { fn(cur); }, true);
     } else {
