@@ -105,7 +105,7 @@ TEST(PoolCrash, procs_2workers_retries_are_configurable) {
   Attempts att2(4);
   const auto out = pool.retries(3).map(
       [&att2](int x) {
-        if (x == 2 && att2.next(2) <= 3) ::raise(SIGSEGV);
+        if (x == 2 && att2.next(2) <= 3) ::raise(SIGTERM);
         return x;
       },
       iota_vec(4));

@@ -112,7 +112,7 @@ TEST(PoolStress, procs_4workers_skewed_block_is_stolen) {
 TEST(PoolStress, procs_2workers_many_calls_in_a_row) {
   sk::Pool pool(2);
   sk::Pool persistent(2, sk::persistent);
-  for (std::uint32_t round = 0; round < 100; ++round) {
+  for (std::uint32_t round = 0; round < 40; ++round) {
     const auto items = iota_u32(round % 7 + 1);
     const auto a = pool.map([round](std::uint32_t x) { return x + round; }, items);
     const auto b = persistent.map([round](std::uint32_t x) { return x + round; }, items);
