@@ -74,9 +74,8 @@ std::size_t reconnect_inherited(const Autoreconnect& auth) {
   {
     std::lock_guard lk(g_mu);
     if (!g_head.next) return 0;
-    const pid_t me = ::getpid();
     for (auto* n = g_head.next; n != &g_head; n = n->next) {
-      if (n->owner != me) todo.push_back(n);
+      if (n->needs_reconnect()) todo.push_back(n);
     }
   }
   for (auto* n : todo) detail::reconnect_node(n, auth);

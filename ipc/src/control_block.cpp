@@ -34,7 +34,7 @@ void push_timer_sample(ControlBlock& cb, HookId hook, double seconds) noexcept {
   s.stamp.store(0, std::memory_order_relaxed);
   // SYNC POINT: seqlock writer fence: the stamp reset is ordered before the
   // data stores, so a reader that saw the old stamp twice read the old data.
-  std::atomic_thread_fence(std::memory_order_release);
+  sk::core::fence(std::memory_order_release);
   s.value_bits.store(bits, std::memory_order_relaxed);
   s.hook.store(static_cast<std::uint32_t>(hook), std::memory_order_relaxed);
   // SYNC POINT: release publishes value/hook with the final stamp.

@@ -78,6 +78,9 @@ class Autoreconnect {
 //     -- called in the child: release the inherited handle WITHOUT disturbing the
 //        parent's (no protocol goodbye on the shared socket), then open a fresh one
 //        from the kept state; throw on failure.
+//   optional: static bool healthy(const T&);
+//     -- false when the resource is known broken (e.g. the server restarted); such a
+//        resource is reconnected too, so a retry through lives recovers.
 template <class T>
 struct reconnect_traits;
 
@@ -98,6 +101,8 @@ struct LiveNode {
   std::string_view type_name;
   void* self = nullptr;         // the Live<T> holding this node
   void (*reconnect_fn)(void* self, const std::optional<std::string>&) = nullptr;
+  bool (*healthy_fn)(const void* self) = nullptr;  // nullptr: always healthy
+  bool needs_reconnect() const noexcept { return owner != ::getpid() || (healthy_fn && !healthy_fn(self)); }
 };
 void link(LiveNode* n) noexcept;
 void unlink(LiveNode* n) noexcept;
@@ -110,7 +115,7 @@ void set_default_autoreconnect(Autoreconnect auth);
 const Autoreconnect& default_autoreconnect() noexcept;
 
 // Reconnects every Live<> of this process that was inherited from another
-// process (i.e. whose handle belongs to an ancestor). Skprocess calls it in the
+// process (i.e. whose handle belongs to an ancestor), or is known broken. Skprocess calls it in the
 // child before prerun when config.autoreconnect is set; Pool workers call it
 // before an item runs. Throws ReconnectError naming the member and the cause.
 // Returns how many were reconnected.
@@ -127,15 +132,21 @@ class Live {
     node_.type_name = reconnect_traits<T>::type_name;
     node_.self = this;
     node_.reconnect_fn = &Live::thunk;
+    if constexpr (requires(const T& t) { { reconnect_traits<T>::healthy(t) } -> std::convertible_to<bool>; }) {
+      node_.healthy_fn = [](const void* self) {
+        return static_cast<bool>(reconnect_traits<T>::healthy(static_cast<const Live*>(self)->value_));
+      };
+    }
     detail::link(&node_);
   }
   Live(const Live&) = delete;
   Live& operator=(const Live&) = delete;
   ~Live() { detail::unlink(&node_); }
 
-  // The resource, reconnected first if this process inherited it.
+  // The resource, reconnected first if this process inherited it (or it is
+  // known broken).
   T& get() {
-    if (inherited()) detail::reconnect_node(&node_, default_autoreconnect());
+    if (node_.needs_reconnect()) detail::reconnect_node(&node_, default_autoreconnect());
     return value_;
   }
   T* operator->() { return &get(); }

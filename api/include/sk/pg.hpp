@@ -73,4 +73,5 @@ struct sk::reconnect_traits<sk::pg::Connection> {
   static void reconnect(sk::pg::Connection& c, const std::optional<std::string>& password) {
     c.reconnect_in_child(password);
   }
+  static bool healthy(const sk::pg::Connection& c) { return c.ok(); }
 };

@@ -51,7 +51,10 @@ typename W::result_type run_process_inline(W& w) {
     if (c.join_in && Clock::now() - t0 >= *c.join_in) break;
     ProcessHook hook = ProcessHook::prerun;
     try {
-      timed(hook, c.timeouts.prerun, [&] { w.prerun(); });
+      timed(hook, c.timeouts.prerun, [&] {
+        if (c.autoreconnect) reconnect_inherited(*c.autoreconnect);  // see ProcessConfig::autoreconnect
+        w.prerun();
+      });
       hook = ProcessHook::run;
       timed(hook, c.timeouts.run, [&] { w.run(); });
       hook = ProcessHook::postrun;

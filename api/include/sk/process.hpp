@@ -43,6 +43,7 @@
 #include <type_traits>
 #include <vector>
 
+#include <sk/autoreconnect.hpp>
 #include <sk/ipc/serialize.hpp>
 #include <sk/ipc/supervisor.hpp>
 #include <sk/process_errors.hpp>
@@ -60,6 +61,11 @@ struct ProcessConfig {
   std::uint32_t lives = 1;                           // total attempts (1 = no retry)
   ProcessTimeouts timeouts;                          // per hook; enforced by a supervisor process
   std::size_t channel_bytes = std::size_t{1} << 18;  // ring size of each tell/listen direction
+  // When set, every sk::Live<> resource the worker process inherited (database
+  // connections, sockets, files) is reconnected before prerun, with the
+  // credentials declared here (sk/autoreconnect.hpp). A failure is a
+  // ReconnectError in prerun's place and costs a life, so lives = 3 retries it.
+  std::optional<Autoreconnect> autoreconnect;
 };
 
 // Automatic per-hook timers. full_run: prerun + run + postrun of each
@@ -181,7 +187,11 @@ class Skprocess : public process_detail::ProcessBase {
  private:
   void call_hook(ipc::HookId h) override {
     switch (h) {
-      case ipc::HookId::prerun: prerun(); break;
+      case ipc::HookId::prerun:
+        // Cheap when nothing is inherited any more: one walk of an empty list.
+        if (config.autoreconnect) reconnect_inherited(*config.autoreconnect);
+        prerun();
+        break;
       case ipc::HookId::run: run(); break;
       case ipc::HookId::postrun: postrun(); break;
       case ipc::HookId::onfinish: onfinish(); break;

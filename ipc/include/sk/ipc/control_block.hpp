@@ -17,6 +17,7 @@
 #include <type_traits>
 
 #include <sk/core/cacheline.hpp>
+#include <sk/core/fence.hpp>
 
 namespace sk::ipc {
 
@@ -144,7 +145,7 @@ std::uint64_t read_timer_samples(const ControlBlock& cb, std::uint64_t& cursor, 
     const std::uint64_t bits = s.value_bits.load(std::memory_order_relaxed);
     const std::uint32_t hook = s.hook.load(std::memory_order_relaxed);
     // SYNC POINT: orders the data loads before the stamp re-check (Boehm).
-    std::atomic_thread_fence(std::memory_order_acquire);
+    sk::core::fence(std::memory_order_acquire);
     const std::uint64_t s2 = s.stamp.load(std::memory_order_relaxed);
     if (s1 != cursor + 1 || s2 != s1) {
       ++lost;
