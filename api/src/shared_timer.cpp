@@ -15,6 +15,7 @@
 #include <sk/alloc/owner.hpp>
 #include <sk/core/backoff.hpp>
 #include <sk/core/cacheline.hpp>
+#include <sk/core/fence.hpp>
 #include <sk/slots/timer.hpp>
 
 namespace sk {
@@ -243,7 +244,7 @@ void SharedTimer::record(double seconds) {
   // SYNC POINT: release fence orders the `begin` announcement before the slot
   // writes; pairs with the reader's acquire fence before it rereads `begin`,
   // so a reader that saw any of these new slot words knows the slot is stale.
-  std::atomic_thread_fence(std::memory_order_release);
+  core::fence(std::memory_order_release);
   s.ts.store(ts, std::memory_order_relaxed);
   s.bits.store(std::bit_cast<std::uint64_t>(seconds), std::memory_order_relaxed);
   // SYNC POINT: release publishes the sample; readers acquire `count` and
@@ -325,7 +326,7 @@ std::vector<double> SharedTimer::times() const {
     }
     // SYNC POINT: pairs with the writer's release fence after `begin`: if we
     // read any word of a newer write, this load of `begin` sees that write.
-    std::atomic_thread_fence(std::memory_order_acquire);
+    core::fence(std::memory_order_acquire);
     const std::uint64_t b2 = b->begin.load(std::memory_order_relaxed);
     const std::uint64_t valid_from = b2 > cap ? b2 - cap : 0;  // slots of indices below were (being) reused
     std::size_t out = mark;
