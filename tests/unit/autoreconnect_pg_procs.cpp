@@ -16,7 +16,18 @@
 
 #include <sk/autoreconnect.hpp>
 #include <sk/pg.hpp>
+#include <sk/pool.hpp>
+#include <sk/process.hpp>
 #include <sk/reconnectables.hpp>
+#include <sk/share.hpp>
+#include <sk/slots/atomic.hpp>
+
+#include <chrono>
+#include <map>
+#include <set>
+#include <thread>
+#include <utility>
+#include <vector>
 
 #include "pg_env.hpp"
 
@@ -212,4 +223,165 @@ TEST(AutoreconnectTcp, child_opens_its_own_stream) {
   close(child_side);
   close(parent_side);
   close(lfd);
+}
+
+// ---- through Skprocess and Pool ------------------------------------------
+
+namespace {
+
+using namespace std::chrono_literals;
+
+class BackendWorker : public sk::Skprocess<int> {
+ public:
+  BackendWorker(sk::pg::Connection c, sk::Autoreconnect auth) : db_("db", std::move(c)) {
+    config.runs = 1;
+    config.autoreconnect = std::move(auth);
+  }
+  void prerun() override { reconnected_before_prerun_ = !db_.inherited(); }
+  void run() override { backend_ = db_->backend_pid(); }
+  int result() override { return reconnected_before_prerun_ ? backend_ : -1; }
+
+ private:
+  sk::Live<sk::pg::Connection> db_;
+  bool reconnected_before_prerun_ = false;
+  int backend_ = 0;
+};
+
+// Answers each "query" message with its backend pid; runs until stopped.
+class EchoBackend : public sk::Skprocess<> {
+ public:
+  EchoBackend(sk::pg::Connection c, sk::Autoreconnect auth) : db_("db", std::move(c)) {
+    config.lives = 3;
+    config.autoreconnect = std::move(auth);
+  }
+  void prerun() override { q_ = listen<int>(50ms); }
+  void run() override {
+    if (q_) tell(std::stoi(*db_->exec("select pg_backend_pid()").rows.at(0).at(0)));
+  }
+
+ private:
+  sk::Live<sk::pg::Connection> db_;
+  std::optional<int> q_;
+};
+
+}  // namespace
+
+TEST(AutoreconnectPg, skprocess_worker_has_its_own_backend_before_prerun) {
+  auto env = require_pg();
+  auto conn = sk::pg::Connection::connect(env.params(), env.password());
+  const int parent_backend = backend_of(conn);
+  BackendWorker w(sk::pg::Connection::connect(env.params(), env.password()), auth_for(env));
+  const int child_backend = w.execute();
+  EXPECT_GT(child_backend, 0) << "the Live was still inherited in prerun";
+  EXPECT_NE(child_backend, parent_backend);
+  EXPECT_EQ(backend_of(conn), parent_backend);
+}
+
+TEST(AutoreconnectPg, server_restart_mid_run_reconnects_through_lives) {
+  auto env = require_pg();
+  EchoBackend w(sk::pg::Connection::connect(env.params(), env.password()), auth_for(env));
+  w.start();
+  auto ask = [&]() -> int {
+    for (int attempt = 0; attempt < 20; ++attempt) {  // a query consumed by a failed life is re-sent
+      w.tell(1);
+      if (auto r = w.listen<int>(2s)) return *r;
+    }
+    return -1;
+  };
+  const int before = ask();
+  ASSERT_GT(before, 0);
+  ASSERT_EQ(std::system((env.get("SK_PG_SCRIPT") + " restart " + env.dir()).c_str()), 0);
+  const int after = ask();
+  EXPECT_GT(after, 0) << "the worker did not recover after the server restart";
+  EXPECT_NE(after, before);
+  w.stop();
+  EXPECT_NO_THROW(w.get());
+}
+
+TEST(AutoreconnectPg, wrong_password_is_a_prerun_error_after_lives_are_used_up) {
+  auto env = require_pg();
+  BackendWorker w(sk::pg::Connection::connect(env.params(), env.password()),
+                  sk::Autoreconnect{{"sk::pg::Connection", {{"*", "wrong"}}}});
+  w.config.lives = 3;
+  try {
+    w.execute();
+    FAIL() << "expected a PreRunError";
+  } catch (const sk::PreRunError& e) {
+    EXPECT_NE(e.original_type().find("ReconnectError"), std::string::npos) << e.original_type();
+    EXPECT_NE(e.original_what().find("password"), std::string::npos) << e.original_what();
+  }
+}
+
+TEST(AutoreconnectPg, pool_workers_each_get_their_own_connection) {
+  auto env = require_pg();
+  sk::set_default_autoreconnect(auth_for(env));
+  sk::Live<sk::pg::Connection> db{"db", sk::pg::Connection::connect(env.params(), env.password())};
+  const int parent_backend = backend_of(*db);
+  sk::Pool pool(8);
+  std::vector<int> items{0, 1, 2, 3, 4, 5, 6, 7};
+  const auto out = pool.map(
+      [&](int) {
+        std::this_thread::sleep_for(100ms);  // spread the items over the workers
+        return std::pair<int, int>(static_cast<int>(getpid()), db->backend_pid());
+      },
+      items);
+  ASSERT_EQ(out.size(), 8u);
+  std::map<int, int> backend_of_worker;
+  std::set<int> backends;
+  for (auto [pid, backend] : out) {
+    EXPECT_NE(backend, parent_backend);
+    auto [it, fresh] = backend_of_worker.emplace(pid, backend);
+    EXPECT_EQ(it->second, backend) << "one worker used two connections";
+    backends.insert(backend);
+  }
+  EXPECT_EQ(backends.size(), backend_of_worker.size()) << "two workers shared a connection";
+  EXPECT_EQ(backend_of(*db), parent_backend);
+  sk::set_default_autoreconnect({});
+}
+
+// Lives retry a failing reconnect: a resource that fails twice then succeeds.
+namespace {
+struct FlakyState {
+  sk::Atomic<int> attempts;
+};
+SK_SHARE(FlakyState, attempts);
+struct Flaky {
+  sk::Share<FlakyState> share;  // counts attempts across the worker processes
+};
+}  // namespace
+
+template <>
+struct sk::reconnect_traits<Flaky> {
+  static constexpr std::string_view type_name = "Flaky";
+  static void reconnect(Flaky& f, const std::optional<std::string>&) {
+    if ((f.share->attempts += 1) < 3) throw std::runtime_error("not yet");
+  }
+};
+
+namespace {
+class FlakyWorker : public sk::Skprocess<int> {
+ public:
+  explicit FlakyWorker(sk::Share<FlakyState> s) : res_("res", Flaky{std::move(s)}) {
+    config.runs = 1;
+    config.lives = 3;
+    config.autoreconnect = sk::Autoreconnect{};
+  }
+  void run() override {}
+  int result() override { return 7; }
+
+ private:
+  sk::Live<Flaky> res_;
+};
+}  // namespace
+
+TEST(AutoreconnectLives, a_failing_reconnect_costs_a_life_and_is_retried) {
+  sk::Share<FlakyState> share;
+  FlakyWorker w(share);
+  EXPECT_EQ(w.execute(), 7);
+  EXPECT_EQ(share->attempts.load(), 3);
+  sk::Share<FlakyState> again;
+  FlakyWorker w2(again);
+  w2.config.lives = 2;
+  EXPECT_THROW(w2.execute(), sk::PreRunError);
+  EXPECT_EQ(again->attempts.load(), 2);
 }
