@@ -1,0 +1,126 @@
+// Serialized Share slots across processes (the workloads of Python's
+// Manager().list / Manager().dict and a shared logger).
+//
+// BM_list_append/procs:P     P forked processes each append kAppends ints to one
+//                            sk::List<int>.
+// BM_log_info/procs:P        P processes each write kRecords records to one sk::Log
+//                            (no sinks: records are only kept in the shared log).
+// BM_object_update/procs:P   P processes each do kUpdates read-modify-writes of one
+//                            sk::Object<std::map<std::string, int>> (16 keys).
+// Each iteration uses a fresh Share (not timed); the time covers forking the P
+// processes, their work and their exit (manual time), and the totals are checked.
+//
+//   ./bench_share_slots --benchmark_min_time=0.05
+#include <benchmark/benchmark.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <sk/share.hpp>
+#include <sk/slots/list.hpp>
+#include <sk/slots/log.hpp>
+#include <sk/slots/object.hpp>
+
+namespace {
+
+constexpr int kAppends = 20000;
+constexpr int kRecords = 5000;
+constexpr int kUpdates = 2000;
+
+struct SlotsState {
+  sk::List<int> list;
+  sk::Log log{"bench"};
+  sk::Object<std::map<std::string, int>> table;
+};
+SK_SHARE(SlotsState, list, log, table);
+
+// Forks `procs` children running work(p); returns the wall time until all exited.
+template <class Work>
+double fork_all(int procs, Work work) {
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<pid_t> pids;
+  for (int p = 0; p < procs; ++p) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+      work(p);
+      _exit(0);
+    }
+    pids.push_back(pid);
+  }
+  bool ok = true;
+  for (pid_t pid : pids) {
+    int st = 0;
+    waitpid(pid, &st, 0);
+    ok = ok && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+  }
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return ok ? s : -1.0;
+}
+
+template <class Setup, class Work, class Check>
+void run(benchmark::State& st, long per_proc, Setup setup, Work work, Check check) {
+  const int procs = static_cast<int>(st.range(0));
+  std::size_t shm = 0;
+  for (auto _ : st) {
+    st.PauseTiming();
+    sk::Share<SlotsState> share(std::size_t{64} << 20);
+    setup(share);
+    st.ResumeTiming();
+    const double s = fork_all(procs, [&](int p) { work(share, p); });
+    if (s < 0 || !check(share, procs)) {
+      st.SkipWithError("a worker failed or a total is wrong");
+      return;
+    }
+    st.SetIterationTime(s);
+    shm = share.arena().used();
+  }
+  st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations()) * procs * per_proc);
+  st.counters["shm_bytes"] = static_cast<double>(shm);
+}
+
+void BM_list_append(benchmark::State& st) {
+  run(
+      st, kAppends, [](auto&) {},
+      [](sk::Share<SlotsState>& s, int p) {
+        for (int i = 0; i < kAppends; ++i) s->list.append(p * kAppends + i);
+      },
+      [](sk::Share<SlotsState>& s, int procs) { return s->list.size() == static_cast<std::size_t>(procs) * kAppends; });
+}
+
+void BM_log_info(benchmark::State& st) {
+  run(
+      st, kRecords, [](sk::Share<SlotsState>& s) { s->log.no_sinks(); },
+      [](sk::Share<SlotsState>& s, int p) {
+        for (int i = 0; i < kRecords; ++i) s->log.info("worker {} record {}", p, i);
+      },
+      [](sk::Share<SlotsState>& s, int procs) {
+        return s->log.messages().size() == static_cast<std::size_t>(procs) * kRecords;
+      });
+}
+
+void BM_object_update(benchmark::State& st) {
+  run(
+      st, kUpdates, [](auto&) {},
+      [](sk::Share<SlotsState>& s, int p) {
+        for (int i = 0; i < kUpdates; ++i)
+          s->table.update([&](std::map<std::string, int>& m) { ++m["k" + std::to_string((i + p) % 16)]; });
+      },
+      [](sk::Share<SlotsState>& s, int procs) {
+        long sum = 0;
+        for (auto& [k, v] : s->table.load()) sum += v;
+        return sum == static_cast<long>(procs) * kUpdates;
+      });
+}
+
+}  // namespace
+
+BENCHMARK(BM_list_append)->ArgName("procs")->Arg(1)->Arg(4)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_log_info)->ArgName("procs")->Arg(1)->Arg(4)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_object_update)->ArgName("procs")->Arg(1)->Arg(4)->UseManualTime()->Unit(benchmark::kMillisecond);
+
+BENCHMARK_MAIN();
