@@ -70,6 +70,8 @@ def metric(rec, what):
     if rec is None:
         return None
     if "value" in rec and "unit" in rec and "module" not in rec:  # python record
+        if what == "py_us":  # microseconds -> ns, to compare with Google Benchmark times
+            return rec["value"] * 1e3
         return rec["value"]
     if what == "time":
         return rec["real_time"] * UNIT_NS.get(rec.get("time_unit", "ns"), 1.0)

@@ -1,10 +1,197 @@
 """Which benchmark is compared with which baseline in bench/RESULTS.md.
 
-A reference is ("gb", "<Google Benchmark name or regex>") or ("py", "<python
-baseline name>"). Metrics: "rate:items_per_second" (higher is better; any
-counter name works), "time" (ns per iteration), "py" (the python value).
+A reference is ("gb", "<Google Benchmark name, or a regex matched in full>")
+or ("py", "<python baseline name>" from bench/python/mp_baselines.py).
+Metrics: "rate:items_per_second" (any counter; higher is better), "time" (ns
+per iteration; lower is better), "py" (the python figure, times `scale`).
 Rows whose benchmarks did not run show n/a.
 """
 
-SECTIONS = []
-SERIES = []
+S = "(/manual_time|/real_time)?"  # suffixes Google Benchmark adds
+
+
+def gb(name):
+    return ("gb", name + S)
+
+
+def py(name):
+    return ("py", name)
+
+
+RATE = "rate:items_per_second"
+
+SECTIONS = [
+    {
+        "title": "Share: counters and values",
+        "note": "N processes hammer one slot; figures are operations per second over all processes.",
+        "rows": [
+            {"name": "sk::Atomic<long> += 1", "procs": "4", "unit": "ops/s", "ours": gb("BM_atomic_sk/procs:4"),
+             "metric": RATE, "baselines": [
+                 ("raw std::atomic in MAP_SHARED", gb("BM_atomic_raw/procs:4"), RATE),
+                 ("boost interprocess_mutex counter", gb("BM_counter_ipmutex/procs:4"), RATE),
+                 ("Python multiprocessing.Value (with its lock)", py("py.Value.increment"), "py"),
+                 ("Python Manager().Namespace counter", py("py.Manager.Namespace.increment"), "py")]},
+            {"name": "sk::Counter<long> += 1 (striped)", "procs": "4", "unit": "ops/s",
+             "ours": gb("BM_counter_sk/procs:4"), "metric": RATE, "baselines": [
+                 ("sk::Atomic<long> (one contended line)", gb("BM_atomic_sk/procs:4"), RATE),
+                 ("raw std::atomic in MAP_SHARED", gb("BM_atomic_raw/procs:4"), RATE)]},
+            {"name": "sk::Counter<long> += 1 (striped)", "procs": "2", "unit": "ops/s",
+             "ours": gb("BM_counter_sk/procs:2"), "metric": RATE, "baselines": [
+                 ("sk::Atomic<long> (one contended line)", gb("BM_atomic_sk/procs:2"), RATE)]},
+            {"name": "sk::Value<64 B>.load() under 1 writer process", "procs": "2", "unit": "ns",
+             "higher_better": False, "ours": gb("BM_value_load_sk/writers:1"), "metric": "time", "baselines": [
+                 ("64 B under boost interprocess_mutex", gb("BM_value_load_ipmutex/writers:1"), "time")]},
+            {"name": "sk::Value<64 B>.store() under 1 writer process", "procs": "2", "unit": "ns",
+             "higher_better": False, "ours": gb("BM_value_store_sk/writers:1"), "metric": "time", "baselines": [
+                 ("64 B under boost interprocess_mutex", gb("BM_value_store_ipmutex/writers:1"), "time")]},
+            {"name": "Shared<Account>::call<&deposit> (2 fields)", "procs": "4", "unit": "ops/s",
+             "ours": gb("BM_shared_call/procs:4"), "metric": RATE, "baselines": [
+                 ("Python Manager().dict read-modify-write", py("py.Manager.dict.update"), "py")]},
+        ],
+    },
+    {
+        "title": "Share: lists, logs, objects",
+        "rows": [
+            {"name": "sk::List<int>::append", "procs": "4", "unit": "ops/s", "ours": gb("BM_list_append/procs:4"),
+             "metric": RATE, "baselines": [("Python Manager().list().append", py("py.Manager.list.append"), "py")]},
+            {"name": "sk::Log::info records", "procs": "4", "unit": "ops/s", "ours": gb("BM_log_info/procs:4"),
+             "metric": RATE, "baselines": [("Python Manager().list().append (a log as a list)",
+                                            py("py.Manager.list.append"), "py")]},
+            {"name": "sk::Object<map<string,int>>::update", "procs": "4", "unit": "ops/s",
+             "ours": gb("BM_object_update/procs:4"), "metric": RATE, "baselines": [
+                 ("Python Manager().dict read-modify-write", py("py.Manager.dict.update"), "py")]},
+            {"name": "Sktimer add_time into one shared timer", "procs": "4", "unit": "ops/s",
+             "ours": gb("BM_ours_shared_timer_add_time"), "metric": RATE, "baselines": [
+                 ("single-lock timer in shared memory", gb("BM_locked_timer_add_time"), RATE)]},
+            {"name": "Circuit short() on one shared circuit", "procs": "4", "unit": "ops/s",
+             "ours": gb("BM_ours_circuit_short"), "metric": RATE, "baselines": [
+                 ("single-lock circuit in shared memory", gb("BM_locked_circuit_short"), RATE)]},
+        ],
+    },
+    {
+        "title": "Rings and Pipe (2 processes)",
+        "note": "64-byte messages one way; `spin` = the consumer busy-polls, `block` = it parks on a futex "
+                "(Boost's spsc_queue cannot park, so its block variant yields).",
+        "rows": [
+            {"name": "SpscRing 64 B, spin", "procs": "2", "unit": "msgs/s", "ours": gb("msg64/spin/ours_spsc_ring"),
+             "metric": RATE, "baselines": [("boost::lockfree::spsc_queue in shm", gb("msg64/spin/boost_spsc_shm"), RATE)]},
+            {"name": "SpscRing 64 B, block", "procs": "2", "unit": "msgs/s", "ours": gb("msg64/block/ours_spsc_ring"),
+             "metric": RATE, "baselines": [
+                 ("boost::lockfree::spsc_queue in shm (yield)", gb("msg64/block/boost_spsc_shm_yield"), RATE),
+                 ("pipe(2)", gb("msg64/block/pipe"), RATE),
+                 ("Unix socketpair", gb("msg64/block/socketpair_unix_stream"), RATE)]},
+            {"name": "SpscRing 64 B, block, batch publish 32", "procs": "2", "unit": "msgs/s",
+             "ours": gb("msg64/block/ours_spsc_ring_batch32"), "metric": RATE, "baselines": [
+                 ("boost spsc_queue in shm, batch 32", gb("msg64/block/boost_spsc_shm_yield_batch32"), RATE),
+                 ("pipe(2)", gb("msg64/block/pipe"), RATE)]},
+            {"name": "Pipe.send 64 B", "procs": "2", "unit": "msgs/s", "ours": gb("throughput/ours_send/64"),
+             "metric": RATE, "baselines": [
+                 ("pipe(2)", gb("throughput/pipe/64"), RATE),
+                 ("Unix socketpair", gb("throughput/socketpair_unix_stream/64"), RATE),
+                 ("boost::interprocess::message_queue", gb("throughput/boost_message_queue/64"), RATE),
+                 ("Python multiprocessing.Pipe", py("py.Pipe.throughput.64"), "py")]},
+            {"name": "Pipe.send 4 KiB", "procs": "2", "unit": "msgs/s", "ours": gb("throughput/ours_send/4096"),
+             "metric": RATE, "baselines": [
+                 ("pipe(2)", gb("throughput/pipe/4096"), RATE),
+                 ("Unix socketpair", gb("throughput/socketpair_unix_stream/4096"), RATE),
+                 ("boost::interprocess::message_queue", gb("throughput/boost_message_queue/4096"), RATE),
+                 ("Python multiprocessing.Pipe", py("py.Pipe.throughput.4096"), "py")]},
+            {"name": "Pipe.send 1 MiB (copy)", "procs": "2", "unit": "msgs/s", "ours": gb("throughput/ours_send/1048576"),
+             "metric": RATE, "baselines": [
+                 ("pipe(2)", gb("throughput/pipe/1048576"), RATE),
+                 ("Unix socketpair", gb("throughput/socketpair_unix_stream/1048576"), RATE),
+                 ("Python multiprocessing.Pipe", py("py.Pipe.throughput.1048576"), "py")]},
+            {"name": "Pipe loan + view 1 MiB (zero copy)", "procs": "2", "unit": "msgs/s",
+             "ours": gb("throughput/ours_loan_view/1048576"), "metric": RATE, "baselines": [
+                 ("Pipe.send 1 MiB (copy)", gb("throughput/ours_send/1048576"), RATE),
+                 ("pipe(2)", gb("throughput/pipe/1048576"), RATE)]},
+            {"name": "Pipe round trip 64 B", "procs": "2", "unit": "ns", "higher_better": False,
+             "ours": gb("rtt/64B/ours"), "metric": "time", "baselines": [
+                 ("pipe(2)", gb("rtt/64B/pipe"), "time"),
+                 ("Unix socketpair", gb("rtt/64B/socketpair_unix_stream"), "time"),
+                 ("boost::interprocess::message_queue", gb("rtt/64B/boost_message_queue"), "time"),
+                 ("bare cache-line ping-pong (floor)", gb("rtt/64B/cacheline_spin_floor"), "time"),
+                 ("Python multiprocessing.Pipe", py("py.Pipe.round_trip.64"), "py")]},
+        ],
+    },
+    {
+        "title": "Skprocess",
+        "rows": [
+            {"name": "start-to-result, trivial worker (direct)", "procs": "2", "unit": "ns", "higher_better": False,
+             "ours": gb("BM_Skprocess_start_to_result_direct"), "metric": "time", "baselines": [
+                 ("raw fork + pipe + waitpid", gb("BM_Raw_fork_pipe_waitpid"), "time"),
+                 ("Python multiprocessing.Process", py("py.Process.start_to_result"), "py_us")]},
+            {"name": "start-to-result, trivial worker (supervised)", "procs": "3", "unit": "ns",
+             "higher_better": False, "ours": gb("BM_Skprocess_start_to_result_supervised"), "metric": "time",
+             "baselines": [("raw fork + pipe + waitpid", gb("BM_Raw_fork_pipe_waitpid"), "time")]},
+            {"name": "tell/listen round trip 64 B", "procs": "2", "unit": "ns", "higher_better": False,
+             "ours": gb("BM_Skprocess_tell_listen_round_trip_64B"), "metric": "time", "baselines": [
+                 ("pipe(2) ping-pong", gb("BM_Pipe_round_trip_64B"), "time"),
+                 ("Python multiprocessing.Pipe", py("py.Pipe.round_trip.64"), "py")]},
+            {"name": "tell one way 64 B", "procs": "2", "unit": "msgs/s", "ours": gb("BM_Skprocess_one_way_64B"),
+             "metric": RATE, "baselines": [
+                 ("pipe(2)", gb("BM_Pipe_one_way_64B"), RATE),
+                 ("Python multiprocessing.Queue", py("py.Queue.throughput.64"), "py")]},
+        ],
+    },
+    {
+        "title": "Pool",
+        "note": "`fork` = default mode (workers forked per call, see the parent's memory at the call); "
+                "`persistent` = workers live across calls.",
+        "rows": [
+            {"name": "map over 4 items (per-call overhead), fork mode", "procs": "1+4", "unit": "ns",
+             "higher_better": False, "ours": gb("BM_Pool_fork_map/4"), "metric": "time", "baselines": [
+                 ("forking the workers (static split)", gb("BM_Baseline_fork_static_split/4"), "time"),
+                 ("Python Pool.map (live pool)", py("py.Pool.map.4"), "py_us")]},
+            {"name": "map over 4 items (per-call overhead), persistent", "procs": "1+4", "unit": "ns",
+             "higher_better": False, "ours": gb("BM_Pool_persistent_map/4"), "metric": "time", "baselines": [
+                 ("Python Pool.map (live pool)", py("py.Pool.map.4"), "py_us"),
+                 ("std::thread parallel loop (ceiling)", gb("BM_Baseline_threads_parallel_for/4"), "time")]},
+            {"name": "map over 100 items, persistent", "procs": "1+4", "unit": "ns", "higher_better": False,
+             "ours": gb("BM_Pool_persistent_map/100"), "metric": "time", "baselines": [
+                 ("Python Pool.map (live pool)", py("py.Pool.map.100"), "py_us")]},
+            {"name": "map of a trivial function, 1M items, fork mode", "procs": "1+4", "unit": "items/s",
+             "ours": gb("BM_Pool_fork_map/1000000"), "metric": RATE, "baselines": [
+                 ("Python Pool.map items/s", py("py.Pool.map.items_per_s"), "py"),
+                 ("std::thread parallel loop (ceiling)", gb("BM_Baseline_threads_parallel_for/1000000"), RATE)]},
+            {"name": "map of a trivial function, 1M items, persistent", "procs": "1+4", "unit": "items/s",
+             "ours": gb("BM_Pool_persistent_map/1000000"), "metric": RATE, "baselines": [
+                 ("Python Pool.map items/s", py("py.Pool.map.items_per_s"), "py")]},
+            {"name": "skewed costs (a few items 100x slower): makespan", "procs": "1+4", "unit": "ns",
+             "higher_better": False, "ours": gb("BM_Skewed_pool_stealing"), "metric": "time", "baselines": [
+                 ("static split (no stealing)", gb("BM_Skewed_static_split"), "time")]},
+        ],
+    },
+    {
+        "title": "Foundation",
+        "rows": [
+            {"name": "fetch_add on a counter in the arena", "procs": "4", "unit": "ops/s",
+             "ours": gb("BM_counter_arena/procs:4"), "metric": RATE, "baselines": [
+                 ("raw std::atomic in MAP_SHARED", gb("BM_counter_raw/procs:4"), RATE),
+                 ("boost interprocess_mutex counter", gb("BM_counter_ipmutex/procs:4"), RATE)]},
+            {"name": "arena allocate+free 64 B", "procs": "4", "unit": "ops/s",
+             "ours": gb("BM_alloc_free_arena/procs:4"), "metric": RATE, "baselines": [
+                 ("boost::interprocess managed_shared_memory", gb("BM_alloc_free_boost/procs:4"), RATE)]},
+            {"name": "Seqlock<64 B> load with a writer thread", "procs": "1 (2 threads)", "unit": "ns",
+             "higher_better": False, "ours": gb("load_with_writer/64B/seqlock"), "metric": "time", "baselines": [
+                 ("std::mutex", gb("load_with_writer/64B/std_mutex"), "time"),
+                 ("boost interprocess_mutex", gb("load_with_writer/64B/ipc_mutex"), "time")]},
+        ],
+    },
+]
+
+SERIES = [
+    {"id": "pipe_sizes", "title": "Pipe throughput against message size (2 processes)",
+     "xlabel": "message bytes", "ylabel": "messages per second", "logy": True, "xs": [64, 4096, 1048576],
+     "curves": [("sk::Pipe send", ("gb", "throughput/ours_send/{x}" + S), RATE),
+                ("sk::Pipe loan+view", ("gb", "throughput/ours_loan_view/{x}" + S), RATE),
+                ("pipe(2)", ("gb", "throughput/pipe/{x}" + S), RATE),
+                ("socketpair", ("gb", "throughput/socketpair_unix_stream/{x}" + S), RATE),
+                ("boost message_queue", ("gb", "throughput/boost_message_queue/{x}" + S), RATE)]},
+    {"id": "atomic_procs", "title": "Counter increments against number of processes",
+     "xlabel": "processes", "ylabel": "increments per second (all processes)", "logy": True, "xs": [1, 2, 4],
+     "curves": [("sk::Atomic", ("gb", "BM_atomic_sk/procs:{x}" + S), RATE),
+                ("sk::Counter (striped)", ("gb", "BM_counter_sk/procs:{x}" + S), RATE),
+                ("raw std::atomic", ("gb", "BM_atomic_raw/procs:{x}" + S), RATE),
+                ("interprocess_mutex", ("gb", "BM_counter_ipmutex/procs:{x}" + S), RATE)]},
+]
