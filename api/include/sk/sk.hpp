@@ -18,5 +18,6 @@
 #include <sk/slots/shared.hpp>
 #include <sk/slots/timer.hpp>
 #include <sk/slots/value.hpp>
+#include <sk/task.hpp>
 #include <sk/timer.hpp>
 #include <sk/version.hpp>
