@@ -21,6 +21,17 @@ def emit(name, value, unit, procs=1, note=""):
     print(json.dumps({"name": name, "value": value, "unit": unit, "procs": procs, "note": note}), flush=True)
 
 
+def run_all(target, arglists):
+    """Starts one process per argument tuple, waits for all; returns the seconds taken."""
+    ps = [CTX.Process(target=target, args=a) for a in arglists]
+    t0 = time.perf_counter()
+    for p in ps:
+        p.start()
+    for p in ps:
+        p.join()
+    return time.perf_counter() - t0
+
+
 # ---- Share workloads -------------------------------------------------------
 def _value_inc(v, n):
     for _ in range(n):
@@ -30,13 +41,7 @@ def _value_inc(v, n):
 
 def value_increments(procs, n):
     v = CTX.Value("l", 0)
-    ps = [CTX.Process(target=_value_inc, args=(v, n)) for _ in range(procs)]
-    t0 = time.perf_counter()
-    for p in ps:
-        p.start()
-    for p in ps:
-        p.join()
-    dt = time.perf_counter() - t0
+    dt = run_all(_value_inc, [(v, n)] * procs)
     assert v.value == procs * n, v.value
     return procs * n / dt
 
@@ -51,13 +56,7 @@ def manager_namespace_increments(mgr, procs, n):
     ns = mgr.Namespace()
     ns.counter = 0
     lock = mgr.Lock()
-    ps = [CTX.Process(target=_ns_inc, args=(ns, lock, n)) for _ in range(procs)]
-    t0 = time.perf_counter()
-    for p in ps:
-        p.start()
-    for p in ps:
-        p.join()
-    dt = time.perf_counter() - t0
+    dt = run_all(_ns_inc, [(ns, lock, n)] * procs)
     assert ns.counter == procs * n, ns.counter
     return procs * n / dt
 
@@ -69,13 +68,7 @@ def _list_append(lst, n, base):
 
 def manager_list_appends(mgr, procs, n):
     lst = mgr.list()
-    ps = [CTX.Process(target=_list_append, args=(lst, n, k * n)) for k in range(procs)]
-    t0 = time.perf_counter()
-    for p in ps:
-        p.start()
-    for p in ps:
-        p.join()
-    dt = time.perf_counter() - t0
+    dt = run_all(_list_append, [(lst, n, k * n) for k in range(procs)])
     assert len(lst) == procs * n
     return procs * n / dt
 
@@ -89,13 +82,7 @@ def _dict_update(d, lock, n, k):
 def manager_dict_updates(mgr, procs, n):
     d = mgr.dict()
     lock = mgr.Lock()
-    ps = [CTX.Process(target=_dict_update, args=(d, lock, n, k)) for k in range(procs)]
-    t0 = time.perf_counter()
-    for p in ps:
-        p.start()
-    for p in ps:
-        p.join()
-    dt = time.perf_counter() - t0
+    dt = run_all(_dict_update, [(d, lock, n, k) for k in range(procs)])
     assert sum(d.values()) == procs * n
     return procs * n / dt
 
