@@ -173,7 +173,7 @@ def main():
             for i, (n, r) in enumerate(ratios):
                 f.write('%d "%s" %g\n' % (i, n.replace('"', "'"), r))
         png = os.path.join(plots, "ratios.png")
-        if gnuplot("""set terminal pngcairo size 1400,%d font ",9"
+        if gnuplot("""set terminal pngcairo size 1400,%d font ",9" noenhanced
 set output "%s"
 set style fill solid 0.8
 set logscale x 10
@@ -204,7 +204,7 @@ plot "%s" using 3:1:(1):3:($1-0.4):($1+0.4):ytic(2) with boxxyerror lc rgb "#307
                 lines.append('"%s" using 1:2 with linespoints title "%s"' % (dat, label))
         if lines:
             png = os.path.join(plots, s["id"] + ".png")
-            if gnuplot("""set terminal pngcairo size 900,500 font ",10"
+            if gnuplot("""set terminal pngcairo size 900,500 font ",10" noenhanced
 set output "%s"
 set title "%s"
 set xlabel "%s"
