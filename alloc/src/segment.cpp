@@ -133,6 +133,12 @@ Segment Segment::open_file(const std::string& path) {
       throw SegmentError("no shared segment " + path + ": create it first with Arena::create (or check the name)");
     if (e == ELOOP)
       throw BadSegment("refusing to open " + path + ": it is a symbolic link, not a segment; remove it");
+    // Fault found by tests/unit/permissions_procs.cpp: another user's segment
+    // (EACCES, mode 0600) gave only "Permission denied" and no hint what to do.
+    if (e == EACCES || e == EPERM)
+      throw SegmentError("cannot open shared segment " + path + ": " + errno_text(e) +
+                         "; segments are private (mode 0600) to the user that created them: open it as the user "
+                         "that created it (segment names include the uid, so each user has their own)");
     throw SegmentError("cannot open shared segment " + path + ": " + errno_text(e));
   }
   Segment s;
