@@ -304,6 +304,15 @@ Arena Arena::open(std::string_view name, Layout layout, std::chrono::millisecond
     // SYNC POINT: acquire pairs with mark(ready)'s release in the creator:
     // everything its InitFn wrote is visible to us from here on.
     (void)mh.init_state.load(std::memory_order_acquire);
+    // The allocatable range starts at data_start: a value other than the
+    // header size this build writes would let offsets reach into the header
+    // (or past the capacity). Found by tests/fuzz/fuzz_segment_attach: it was
+    // not checked, and a patched data_start made contains() and allocate()
+    // disagree about what lies inside the arena.
+    if (mh.header_bytes != kHeaderBytes || mh.data_start != kHeaderBytes)
+      throw BadSegment(who + " has a corrupt header (header size " + std::to_string(mh.header_bytes) +
+                       ", data start " + std::to_string(mh.data_start) + ", expected " +
+                       std::to_string(kHeaderBytes) + "); unlink it and create it again");
     auto m = std::make_shared<detail::Mapping>();
     m->seg = std::move(seg);
     m->name = std::string(name);

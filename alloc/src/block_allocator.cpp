@@ -67,15 +67,23 @@ void push(FreeHead& head, std::byte* base, Offset off, std::uint64_t pages = 0) 
   }
 }
 
-// Returns the popped block's offset (0 if the list is empty).
-Offset pop(FreeHead& head, std::byte* base, Offset capacity) noexcept {
+// Returns the popped block's offset (0 if the list is empty). Blocks on the
+// list are `block` bytes (large lists: at least one page), aligned to it.
+Offset pop(FreeHead& head, std::byte* base, Offset capacity, std::size_t block) noexcept {
   // SYNC POINT: acquire pairs with push()'s release: the link we follow and
   // the previous owner's writes to the block happen-before our use of it.
   std::uint64_t old = head.word.load(std::memory_order_acquire);
   for (;;) {
     const Offset off = offset_in(old);
     if (off == 0) return 0;
-    if (off >= capacity) return 0;  // corrupt head: refuse rather than crash (never happens by construction)
+    // Corrupt head: refuse rather than crash or hand out the header. Never
+    // happens by construction, but a link is read from a free block, which
+    // a broken peer (e.g. a double free through a garbage Pipe block
+    // reference) or a tampered segment file can overwrite. Found by
+    // tests/fuzz/fuzz_segment_attach: a head pointing into the header made
+    // allocate() return an offset below data_start; one near the end would
+    // hand out a block that runs past the mapping.
+    if (off < kHeaderBytes || off % block != 0 || off > capacity - block) return 0;
     const Offset next = read_next_racy(base + off);
     const std::uint64_t desired = pack(unit_of(next), tag_of(old) + 1);
     // SYNC POINT: acquire on success (as above); on failure we re-read the
@@ -125,7 +133,11 @@ Offset bump(SegmentHeader& h, std::byte* base, std::size_t bytes, std::size_t al
   for (;;) {
     start = (old + align - 1) & ~static_cast<std::uint64_t>(align - 1);
     const std::uint64_t end = start + bytes;
-    if (end > h.capacity || end < start) return 0;
+    // A corrupt bump word (tampered file; fuzz findings, see pop()) below
+    // the data start would hand out the header, and one off the 16-byte
+    // grid would make push_gap() index a small list out of bounds: refuse
+    // both like a full arena.
+    if (end > h.capacity || end < start || old < kHeaderBytes || old % kMinBlock != 0) return 0;
     if (h.bump.compare_exchange_weak(old, end, std::memory_order_relaxed, std::memory_order_relaxed)) break;
   }
   if (start > old) push_gap(h, base, old, start);
@@ -135,9 +147,14 @@ Offset bump(SegmentHeader& h, std::byte* base, std::size_t bytes, std::size_t al
 Offset pop_large(SegmentHeader& h, std::byte* base, std::uint64_t pages) noexcept {
   const std::size_t first = static_cast<std::size_t>(std::bit_width(pages - 1));  // ceil(log2(pages))
   for (std::size_t c = first; c < kLargeClasses; ++c) {
-    const Offset off = pop(h.large_free[c], base, h.capacity);
+    const Offset off = pop(h.large_free[c], base, h.capacity, kPageBytes);
     if (off == 0) continue;
     const std::uint64_t have = read_pages(base + off);
+    // The run length is read from the free block itself: a corrupt one must
+    // not make us split past the end of the mapping (the rest would be
+    // pushed, i.e. written, outside it) or hand out a short run. Drop the
+    // block (a leak) instead. (Same fault class as in pop(); fuzz finding.)
+    if (have < pages || have > (h.capacity - off) / kPageBytes) continue;
     if (have > pages) push_large(h, base, off + pages * kPageBytes, have - pages);
     return off;
   }
@@ -145,10 +162,10 @@ Offset pop_large(SegmentHeader& h, std::byte* base, std::uint64_t pages) noexcep
 }
 
 Offset allocate_small(SegmentHeader& h, std::byte* base, std::size_t block) noexcept {
-  if (Offset off = pop(h.small_free[small_class(block)], base, h.capacity)) return off;
+  if (Offset off = pop(h.small_free[small_class(block)], base, h.capacity, block)) return off;
   if (Offset off = bump(h, base, block, block)) return off;
   for (std::size_t bigger = block << 1; bigger <= kMaxSmallBlock; bigger <<= 1) {
-    if (Offset off = pop(h.small_free[small_class(bigger)], base, h.capacity)) {
+    if (Offset off = pop(h.small_free[small_class(bigger)], base, h.capacity, bigger)) {
       split_small(h, base, off, bigger, block);
       return off;
     }

@@ -20,6 +20,8 @@
 
 #include <sk/ipc/serialize.hpp>
 
+#include "fuzz_stats.hpp"
+
 namespace fuzz {
 
 struct Point {
@@ -60,6 +62,7 @@ void try_decode(std::span<const std::byte> bytes) {
 }  // namespace fuzz
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  sk_fuzz::count("fuzz_decode", size);
   if (size == 0) return 0;
   const std::span<const std::byte> rest(reinterpret_cast<const std::byte*>(data) + 1, size - 1);
   switch (data[0] % 6) {
