@@ -50,7 +50,11 @@ void validate_segment_name(std::string_view name) {
   }
 }
 
-std::string segment_prefix() { return "sk-" + std::to_string(::getuid()) + "-"; }
+// Fault found by tests/unit/permissions_procs.cpp: names and ownership checks
+// used the real uid, but files are created as the effective uid. A process
+// whose uids differ (setuid program, daemon after seteuid) could not open its
+// own segments, and accepted (or swept away) one its real user planted.
+std::string segment_prefix() { return "sk-" + std::to_string(::geteuid()) + "-"; }
 
 std::string segment_path(std::string_view name) {
   validate_segment_name(name);
@@ -148,9 +152,9 @@ Segment Segment::open_file(const std::string& path) {
   if (::fstat(fd, &st) != 0) throw SegmentError("cannot stat " + path + ": " + errno_text(errno));
   if (!S_ISREG(st.st_mode))
     throw BadSegment("refusing to open " + path + ": it is not a regular file, so not a suitkaise segment");
-  if (st.st_uid != ::getuid())
+  if (st.st_uid != ::geteuid())
     throw BadSegment("refusing to open " + path + ": it is owned by uid " + std::to_string(st.st_uid) +
-                     ", not by this user (uid " + std::to_string(::getuid()) + "); it is not our segment");
+                     ", not by this user (uid " + std::to_string(::geteuid()) + "); it is not our segment");
   if ((st.st_mode & 07777) != 0600) {
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));

@@ -63,7 +63,8 @@ SegmentStatus check_segment(const std::string& path, bool remove_if_stale) {
     return st;
   }
   struct stat sb {};
-  if (::fstat(f.fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_uid != ::getuid()) {
+  // The effective uid owns our files (see segment_prefix).
+  if (::fstat(f.fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_uid != ::geteuid()) {
     st.verdict = SegmentVerdict::foreign;
     st.why = "it is not a regular file owned by this user";
     return st;

@@ -235,7 +235,17 @@ std::string become_nobody() {
   return {};
 }
 
-enum class As { root, nobody };
+// Real uid nobody, effective uid root: what a setuid-root program run by
+// nobody (or a daemon after seteuid) is. Its files are owned by root.
+std::string become_setuid_style() {
+  if (::setgroups(0, nullptr) != 0) return std::string("setgroups: ") + std::strerror(errno);
+  if (::setresuid(kNobody, 0, 0) != 0) return std::string("setresuid: ") + std::strerror(errno);
+  ::prctl(PR_SET_DUMPABLE, 1);
+  if (::getuid() != kNobody || ::geteuid() != 0) return "setresuid did not give ruid 65534, euid 0";
+  return {};
+}
+
+enum class As { root, nobody, setuid_style };
 
 // Runs fn in a forked child (as nobody if asked); returns fn's failure text,
 // or why the child did not finish (a hang is killed after 10 s and reported).
@@ -249,7 +259,7 @@ std::string in_child(As as, const std::function<std::string()>& fn) {
     ::close(p[0]);
     std::string out;
     try {
-      out = as == As::nobody ? become_nobody() : std::string();
+      out = as == As::nobody ? become_nobody() : as == As::setuid_style ? become_setuid_style() : std::string();
       if (out.empty()) out = fn();
     } catch (const std::exception& e) {
       out = std::string("child threw: ") + e.what();
@@ -412,6 +422,47 @@ TEST(Permissions, procs_1creator_1other_user_same_name_is_another_file) {
     if (k == Kind::arena) {
       EXPECT_EQ(Arena::open(n.name, kArenaLayout).creator(), sk::alloc::self_owner());
     }
+  }
+}
+
+// A process whose real and effective uids differ creates its files as its
+// effective uid, so that is the uid its names and ownership checks must use:
+// otherwise it cannot open its own segments, and it would accept a segment
+// that its (unprivileged) real user planted under the real uid's name.
+TEST(Permissions, procs_1creator_1other_user_setuid_style_process_uses_effective_uid) {
+  SKIP_UNLESS_ROOT();
+  for (const Kind k : kKinds) {
+    SCOPED_TRACE(kind_name(k));
+    Names n("euid");
+    // The real user plants a genuine segment of the same layout under its own name.
+    const std::string planted = in_child(As::nobody, [&] {
+      Held mine = create(k, n.name);
+      mark(mine, 666);
+      return std::string();
+    });
+    ASSERT_EQ(planted, "");
+    const FileState before = snapshot(n.nobodys);
+    ASSERT_TRUE(before.exists);
+
+    const std::string failures = in_child(As::setuid_style, [&] {
+      Checks c;
+      c.expect_throw<SegmentError>("open before create", [&] { open(k, n.name); }, {"no shared segment", n.ours});
+      Held mine = create(k, n.name);
+      mark(mine, 5);
+      struct stat st {};
+      c.expect(::lstat(n.ours.c_str(), &st) == 0, "the segment is not at " + n.ours);
+      c.expect(st.st_uid == 0 && (st.st_mode & 07777) == 0600, "the segment is not 0600 and owned by euid 0");
+      try {
+        open(k, n.name);
+      } catch (const std::exception& e) {
+        c.expect(false, std::string("cannot open its own segment: ") + e.what());
+      }
+      if (k == Kind::share) c.expect(PermShare::open(n.name)->value.load() == 5, "opened another Share");
+      return c.failures;
+    });
+    EXPECT_EQ(failures, "");
+    const FileState after = snapshot(n.nobodys);
+    EXPECT_TRUE(after == before) << "before: " << describe(before) << "\nafter:  " << describe(after);
   }
 }
 
