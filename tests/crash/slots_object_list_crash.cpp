@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <functional>
 #include <random>
 #include <string>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include <sk/share.hpp>
+#include <sk/slots/atomic.hpp>
 #include <sk/slots/list.hpp>
 #include <sk/slots/log.hpp>
 #include <sk/slots/object.hpp>
@@ -154,6 +156,61 @@ TEST(ListCrash, appenders_killed_at_random_points_leave_a_readable_list) {
     ++expected_min;
     EXPECT_LT(Clock::now() - t0, std::chrono::seconds(2));
   }
+}
+
+// One process at a time installs a List chunk (allocate, zero, publish). A
+// process SIGKILLed while installing must not stop anyone else from growing
+// the list: the next appender sees the installer is dead, takes the claim
+// over and installs the chunk itself (the dead one's copy leaks).
+struct Page {
+  long words[512];  // 4 KiB: a cell is 4104 B, so chunk 5 is 8.4 MB and zeroing it takes a while
+};
+struct Pages {
+  sk::List<Page> pages;
+  sk::Atomic<int> ready;
+};
+SK_SHARE(Pages, pages, ready);
+
+TEST(ListCrash, chunk_installer_killed_mid_install_next_appender_takes_over) {
+  constexpr std::size_t kBefore = 64 * ((1 << 5) - 1);  // cells in chunks 0..4; the next append installs chunk 5
+  constexpr std::size_t kChunk5 = (std::size_t{64} << 5) * (8 + sizeof(Page));
+  int landed = 0;
+  for (int attempt = 0; attempt < 12 && landed < 2; ++attempt) {
+    sk::Share<Pages> s(std::size_t{64} << 20);
+    Page p{};
+    for (std::size_t i = 0; i < kBefore; ++i) {
+      p.words[0] = static_cast<long>(i);
+      s->pages.append(p);
+    }
+    const std::size_t used_before = s.arena().used();
+    const pid_t child = fork_child([&] {
+      Page q{};
+      q.words[0] = -1;
+      s->ready = 1;
+      s->pages.append(q);  // installs chunk 5
+      s->ready = 2;
+      for (;;) ::pause();
+    });
+    while (s->ready.load() == 0) std::this_thread::yield();
+    std::this_thread::sleep_for(std::chrono::microseconds(100 * attempt));
+    ::kill(child, SIGKILL);
+    reap(child);
+    const std::size_t used_killed = s.arena().used();
+    const auto t0 = Clock::now();
+    p.words[0] = 12345;
+    s->pages.append(p);  // must not wait for the dead installer
+    EXPECT_LT(Clock::now() - t0, std::chrono::seconds(2));
+    const std::size_t used_after = s.arena().used();
+    // The kill landed inside the install when the child had allocated chunk 5
+    // but not published it: then our append allocated a second copy.
+    if (used_killed >= used_before + kChunk5 && used_after >= used_killed + kChunk5) ++landed;
+    const auto all = s->pages.snapshot();
+    ASSERT_GE(all.size(), kBefore + 1);
+    for (std::size_t i = 0; i < kBefore; ++i) ASSERT_EQ(all[i].words[0], static_cast<long>(i));
+    EXPECT_EQ(all.back().words[0], 12345);
+  }
+  std::printf("kills that landed inside a chunk install: %d\n", landed);
+  EXPECT_GE(landed, 1) << "no kill landed inside a chunk install in 12 attempts; the test did not exercise the takeover";
 }
 
 }  // namespace

@@ -90,6 +90,32 @@ void list_every_append_once(int procs) {
   EXPECT_EQ(std::set<std::string>(words.begin(), words.end()).size(), words.size());
 }
 
+// 16 appenders cross chunk boundaries together in an arena with room for the
+// list's chunks and little more: chunk growth must install
+// each chunk once (one process allocates, the others wait for it). When every
+// racer allocated its own copy and freed the losers', this ran out of memory
+// (ArenaFull in an arena that was mostly free).
+struct Longs {
+  sk::List<long> items;
+};
+SK_SHARE(Longs, items);
+
+void list_chunks_installed_once(int procs) {
+  // Chunks 0..9 hold 64 * (2^10 - 1) = 65472 cells of 16 B: 1023 KiB in all,
+  // the last one 512 KiB. The arena has 1152 KiB: one copy of each chunk
+  // fits, two racing copies of chunk 9 do not.
+  constexpr long kCells = 64 * ((1 << 10) - 1);
+  const long per_proc = kCells / procs;
+  sk::Share<Longs> s(std::size_t{1152} << 10);
+  ASSERT_TRUE(run_children(procs, [&](int i) {
+    for (long k = 0; k < per_proc; ++k) s->items.append(i * per_proc + k);
+  }));
+  auto all = s->items.snapshot();
+  ASSERT_EQ(all.size(), static_cast<std::size_t>(procs * per_proc));
+  std::sort(all.begin(), all.end());
+  for (long v = 0; v < procs * per_proc; ++v) ASSERT_EQ(all[static_cast<std::size_t>(v)], v);
+}
+
 void log_one_order(int procs) {
   constexpr int kRecords = 400;
   sk::Share<State> s(64 << 20);
@@ -116,6 +142,7 @@ TEST(ObjectProcs, procs_8writers_exact_totals) { object_exact_totals(8); }
 TEST(ListProcs, procs_2appenders_each_value_once) { list_every_append_once(2); }
 TEST(ListProcs, procs_4appenders_each_value_once) { list_every_append_once(4); }
 TEST(ListProcs, procs_8appenders_each_value_once) { list_every_append_once(8); }
+TEST(ListProcs, procs_16appenders_tight_arena_each_chunk_installed_once) { list_chunks_installed_once(16); }
 TEST(LogProcs, procs_2loggers_one_order) { log_one_order(2); }
 TEST(LogProcs, procs_4loggers_one_order) { log_one_order(4); }
 TEST(LogProcs, procs_8loggers_one_order) { log_one_order(8); }
