@@ -26,6 +26,7 @@
 #include <mutex>
 #include <vector>
 
+#include <procs_args.hpp>
 #include <sk/alloc/arena.hpp>
 #include <sk/core/futex.hpp>
 
@@ -183,11 +184,11 @@ void BM_alloc_free_arena_1proc_inline(benchmark::State& st) {
 
 }  // namespace
 
-BENCHMARK(BM_counter_arena)->ArgName("procs")->Arg(1)->Arg(2)->Arg(4)->UseManualTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_counter_raw)->ArgName("procs")->Arg(1)->Arg(2)->Arg(4)->UseManualTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_counter_ipmutex)->ArgName("procs")->Arg(1)->Arg(2)->Arg(4)->UseManualTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_alloc_free_arena)->ArgName("procs")->Arg(1)->Arg(2)->Arg(4)->UseManualTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_alloc_free_boost)->ArgName("procs")->Arg(1)->Arg(2)->Arg(4)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_counter_arena)->Apply(bench::procs_args)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_counter_raw)->Apply(bench::procs_args)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_counter_ipmutex)->Apply(bench::procs_args)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_alloc_free_arena)->Apply(bench::procs_args)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_alloc_free_boost)->Apply(bench::procs_args)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_alloc_free_arena_1proc_inline)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_alloc_free_malloc_1proc)->Unit(benchmark::kMillisecond);
 

@@ -21,6 +21,7 @@
 #include <memory>
 #include <vector>
 
+#include <procs_args.hpp>
 #include <sk/core/futex.hpp>
 #include <sk/share.hpp>
 #include <sk/slots/atomic.hpp>
@@ -197,10 +198,10 @@ void BM_value_store_ipmutex(benchmark::State& st) {
 
 }  // namespace
 
-BENCHMARK(BM_atomic_sk)->ArgName("procs")->Arg(1)->Arg(2)->Arg(4)->UseManualTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_atomic_raw)->ArgName("procs")->Arg(1)->Arg(2)->Arg(4)->UseManualTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_counter_sk)->ArgName("procs")->Arg(1)->Arg(2)->Arg(4)->UseManualTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_shared_call)->ArgName("procs")->Arg(1)->Arg(2)->Arg(4)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_atomic_sk)->Apply(bench::procs_args)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_atomic_raw)->Apply(bench::procs_args)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_counter_sk)->Apply(bench::procs_args)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_shared_call)->Apply(bench::procs_args)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_value_load_sk)->ArgName("writers")->Arg(0)->Arg(1);
 BENCHMARK(BM_value_load_ipmutex)->ArgName("writers")->Arg(0)->Arg(1);
 BENCHMARK(BM_value_store_sk)->ArgName("writers")->Arg(0)->Arg(1);

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include <procs_args.hpp>
 #include <sk/share.hpp>
 #include <sk/slots/list.hpp>
 #include <sk/slots/log.hpp>
@@ -119,8 +120,8 @@ void BM_object_update(benchmark::State& st) {
 
 }  // namespace
 
-BENCHMARK(BM_list_append)->ArgName("procs")->Arg(1)->Arg(4)->UseManualTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_log_info)->ArgName("procs")->Arg(1)->Arg(4)->UseManualTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_object_update)->ArgName("procs")->Arg(1)->Arg(4)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_list_append)->Apply(bench::procs_args)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_log_info)->Apply(bench::procs_args)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_object_update)->Apply(bench::procs_args)->UseManualTime()->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();

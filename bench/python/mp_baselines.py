@@ -6,6 +6,8 @@ prints one JSON object per line: {"name", "value", "unit", "procs", "note"}.
 Run with the system python3; only the standard library is used.
 
     python3 bench/python/mp_baselines.py [--quick]
+    python3 bench/python/mp_baselines.py --scaling 1,2,4,8,16   (the Share
+        workloads only, once per process count; names end in "/procs:P")
 """
 import json
 import multiprocessing as mp
@@ -200,5 +202,21 @@ def main():
         emit("py.Pool.map.items_per_s", n / dt, "items/s", procs, "live Pool.map of a trivial function, %d items" % n)
 
 
+def scaling(counts):
+    """The contended Share workloads at each process count (for bench/python/scaling.py)."""
+    k = 1 if QUICK else 5
+    for procs in counts:
+        emit("py.Value.increment/procs:%d" % procs, value_increments(procs, 5000 * k), "ops/s", procs,
+             "multiprocessing.Value with its lock")
+        with CTX.Manager() as mgr:
+            emit("py.Manager.Namespace.increment/procs:%d" % procs, manager_namespace_increments(mgr, procs, 300 * k),
+                 "ops/s", procs, "Manager().Namespace counter under a Manager lock")
+            emit("py.Manager.list.append/procs:%d" % procs, manager_list_appends(mgr, procs, 1000 * k), "ops/s",
+                 procs, "Manager().list().append")
+
+
 if __name__ == "__main__":
-    main()
+    if "--scaling" in sys.argv:
+        scaling([int(p) for p in sys.argv[sys.argv.index("--scaling") + 1].split(",")])
+    else:
+        main()
