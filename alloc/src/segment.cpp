@@ -32,6 +32,25 @@ std::string printable(std::string_view s) {
   return out;
 }
 
+// What to do about a descriptor or inode shortage (empty for other errors).
+// Fault found by tests/crash/shm_full_procs.cpp: EMFILE/ENFILE and a tmpfs
+// out of inodes (ENOSPC from open) gave only the errno text, with no hint of
+// what ran out or what to do.
+std::string resource_hint(int e, bool creating) {
+  if (e == EMFILE)
+    return "; this process has too many open files: every mapped named segment keeps one descriptor "
+           "open, so drop Arena/Share/Pipe handles you no longer need or raise the limit (ulimit -n)";
+  if (e == ENFILE)
+    return "; the system has too many open files (fs.file-max): close some, or raise the limit";
+  if (e == ENOSPC && creating)
+    return "; " + std::string(kShmDir) + " has no free inodes (too many files in it): remove segments you no "
+           "longer need (stale sk-* segments are removed by sk::alloc::sweep_stale_segments())";
+  if (e == ENOMEM)
+    return "; out of memory or address space (or vm.max_map_count mappings): ask for a smaller capacity "
+           "or drop other mappings";
+  return {};
+}
+
 }  // namespace
 
 void validate_segment_name(std::string_view name) {
@@ -100,7 +119,7 @@ std::optional<Segment> Segment::create_file(const std::string& path, std::size_t
     const int e = errno;
     if (e == EEXIST) return std::nullopt;
     throw SegmentError("cannot create shared segment " + path + ": " + errno_text(e) +
-                       (e == EACCES ? "; check the permissions of " + std::string(kShmDir) : std::string()));
+                       (e == EACCES ? "; check the permissions of " + std::string(kShmDir) : resource_hint(e, true)));
   }
   Segment s;
   s.fd_ = fd;
@@ -143,7 +162,7 @@ Segment Segment::open_file(const std::string& path) {
       throw SegmentError("cannot open shared segment " + path + ": " + errno_text(e) +
                          "; segments are private (mode 0600) to the user that created them: open it as the user "
                          "that created it (segment names include the uid, so each user has their own)");
-    throw SegmentError("cannot open shared segment " + path + ": " + errno_text(e));
+    throw SegmentError("cannot open shared segment " + path + ": " + errno_text(e) + resource_hint(e, false));
   }
   Segment s;
   s.fd_ = fd;
@@ -166,8 +185,11 @@ Segment Segment::open_file(const std::string& path) {
 
 void Segment::map(std::size_t bytes) {
   void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
-  if (p == MAP_FAILED)
-    throw SegmentError("cannot map " + std::to_string(bytes) + " bytes of " + path_ + ": " + errno_text(errno));
+  if (p == MAP_FAILED) {
+    const int e = errno;
+    throw SegmentError("cannot map " + std::to_string(bytes) + " bytes of " + path_ + ": " + errno_text(e) +
+                       resource_hint(e, false));
+  }
   base_ = static_cast<std::byte*>(p);
   size_ = bytes;
 }
