@@ -312,3 +312,28 @@ TEST(Arena, unit_unlink_keeps_mappings_valid) {
   EXPECT_NO_THROW(Arena::unlink(g.name));  // absent: no error
   EXPECT_THROW(Arena::open(g.name), SegmentError);
 }
+
+// Regression (found by tests/fuzz/fuzz_segment_attach): allocator words that
+// point into the header, off the block grid or past the end (a tampered file,
+// or a free block overwritten after a double free) are refused: allocate()
+// returns blocks inside the allocatable range or throws ArenaFull, never the
+// header or memory past the mapping.
+TEST(Arena, unit_corrupt_allocator_words_are_refused) {
+  Arena a = Arena::create_anonymous(64 * 1024);
+  SegmentHeader& h = *header_of(a.base());
+  h.small_free[0].word.store(1);                                  // offset 16: inside the header
+  h.small_free[7].word.store((a.capacity() - 16) / kMinBlock);    // a 2 KiB block 16 bytes before the end
+  h.large_free[0].word.store((a.capacity() - kPageBytes) / kMinBlock);  // last page, claims a huge run
+  const std::uint64_t pages = 1000;
+  std::memcpy(a.base() + a.capacity() - kPageBytes + 8, &pages, sizeof pages);
+  for (std::size_t n : {std::size_t{16}, std::size_t{2048}, std::size_t{4096}}) {
+    const Offset off = a.allocate(n);
+    EXPECT_TRUE(a.view().contains(off, n)) << n << " bytes at " << off;
+  }
+  h.bump.store(kHeaderBytes + 8);  // off the 16-byte grid
+  for (auto& f : h.small_free) f.word.store(0);
+  for (auto& f : h.large_free) f.word.store(0);
+  EXPECT_THROW(a.allocate(16), ArenaFull);
+  h.bump.store(16);  // inside the header
+  EXPECT_THROW(a.allocate(16), ArenaFull);
+}

@@ -221,3 +221,17 @@ TEST(SegmentErrors, unit_created_file_is_0600_and_fully_reserved) {
   // posix_fallocate reserved real blocks (not a sparse file).
   EXPECT_GE(static_cast<std::size_t>(st.st_blocks) * 512, a.capacity());
 }
+
+// Regression (found by tests/fuzz/fuzz_segment_attach): a header whose data
+// start is not the header size let offsets inside the header (or none at all)
+// count as allocatable; open now refuses it.
+TEST(SegmentErrors, unit_corrupt_data_start) {
+  NameGuard g("datastart");
+  { Arena::create(g.name, 1 << 16); }
+  for (const std::uint64_t bad : {std::uint64_t{0}, std::uint64_t{65280}}) {
+    patch(g.path, offsetof(SegmentHeader, data_start), &bad, sizeof bad);
+    const auto m = message_of<BadSegment>([&] { Arena::open(g.name); });
+    EXPECT_TRUE(has(m, "corrupt header")) << m;
+    EXPECT_TRUE(has(m, "data start " + std::to_string(bad))) << m;
+  }
+}
