@@ -11,11 +11,12 @@
 //     read or written: the creator's values are unchanged afterwards and the
 //     mismatched program never attached;
 //   - creating a name that a live program of another layout uses is refused.
-// And for named Pipes, whose messages carry their type's name (sk::ser
-// type_id) and exact length: another message type is a TypeMismatch (the
-// message stays until dropped), a message type of the same name whose fields
-// were widened or added is a DecodeError (dropped), never a misread value;
-// the pipe keeps working for the next message.
+// And for named Pipes, whose messages carry their type's id (sk::ser
+// type_id: the type's name and, for SK_FIELDS types, its field names and
+// field types): another message type, or a type of the same name whose fields
+// were reordered, widened, added or renamed, is a TypeMismatch naming the
+// type (the message stays until dropped), never a misread value; the pipe
+// keeps working for the next message.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -30,6 +31,7 @@
 #include <vector>
 
 #include <sk/alloc/arena.hpp>
+#include <sk/ipc/serialize.hpp>
 
 #include "alloc_fork.hpp"
 
@@ -223,7 +225,7 @@ TEST(LayoutMismatch, procs_1creator_6openers_each_pair_of_layouts) {
   }
 }
 
-// Named Pipes check each message's type (by name) and exact length.
+// Named Pipes check each message's type id (name and SK_FIELDS signature) and exact length.
 TEST(LayoutMismatch, procs_1receiver_1sender_pipe_message_types) {
   struct Case {
     std::string sender;
@@ -233,8 +235,13 @@ TEST(LayoutMismatch, procs_1receiver_1sender_pipe_message_types) {
   const Case cases[] = {
       {"1", "pipe-send", {"msg 7 3 1234567890123\n"}},
       {"1twin", "pipe-send", {"msg 7 3 1234567890123\n"}},
-      {"3", "pipe-send", {"DecodeError: ", "shop::OrderMsg"}},  // count widened: 4 more bytes
-      {"4", "pipe-send", {"DecodeError: ", "shop::OrderMsg"}},  // a field added
+      // Same type name, other fields: the type id covers SK_FIELDS' names and
+      // field types, so these are TypeMismatch (before that fix, v2's swapped
+      // fields were read as "msg 3 7 ..." and v5's rename went unnoticed).
+      {"2", "pipe-send", {"TypeMismatch: ", "shop::OrderMsg"}},  // fields reordered
+      {"3", "pipe-send", {"TypeMismatch: ", "shop::OrderMsg"}},  // count widened
+      {"4", "pipe-send", {"TypeMismatch: ", "shop::OrderMsg"}},  // a field added
+      {"5", "pipe-send", {"TypeMismatch: ", "shop::OrderMsg"}},  // a field renamed
       {"1", "pipe-send-other", {"TypeMismatch: ", "shop::OrderMsg", "shop::Refund"}},
   };
   for (const Case& c : cases) {
@@ -253,4 +260,74 @@ TEST(LayoutMismatch, procs_1receiver_1sender_pipe_message_types) {
     EXPECT_TRUE(has(receiver.output, "then end\n")) << "the pipe must keep working: " << receiver.output;
     sk::alloc::Arena::unlink(name);
   }
+}
+
+// ---- the type id behind the Pipe cases, within one program ---------------------------
+
+namespace sig {
+struct P1 {
+  int x = 0;
+  int y = 0;
+  SK_FIELDS(x, y)
+};
+struct P1Spaced {  // the same fields, written differently
+  int x = 0;
+  int y = 0;
+  SK_FIELDS( x ,y )
+};
+struct P2Reordered {
+  int y = 0;
+  int x = 0;
+  SK_FIELDS(y, x)
+};
+struct P3Widened {
+  long x = 0;
+  int y = 0;
+  SK_FIELDS(x, y)
+};
+struct P4Added {
+  int x = 0;
+  int y = 0;
+  int z = 0;
+  SK_FIELDS(x, y, z)
+};
+struct P5Renamed {
+  int x = 0;
+  int w = 0;
+  SK_FIELDS(x, w)
+};
+struct Outer1 {
+  P1 p;
+  SK_FIELDS(p)
+};
+struct Outer2 {
+  P2Reordered p;
+  SK_FIELDS(p)
+};
+class Private {
+  int a_ = 0;
+  SK_FIELDS(a_)  // private section
+};
+}  // namespace sig
+
+TEST(LayoutMismatch, unit_ser_type_id_covers_sk_fields_names_and_types) {
+  using sk::ser::detail::FieldsAccess;
+  constexpr auto s1 = FieldsAccess::signature<sig::P1>();
+  EXPECT_NE(s1, 0u);
+  EXPECT_EQ(FieldsAccess::signature<sig::P1Spaced>(), s1);
+  EXPECT_NE(FieldsAccess::signature<sig::P2Reordered>(), s1);
+  EXPECT_NE(FieldsAccess::signature<sig::P3Widened>(), s1);
+  EXPECT_NE(FieldsAccess::signature<sig::P4Added>(), s1);
+  EXPECT_NE(FieldsAccess::signature<sig::P5Renamed>(), s1);
+  // A nested SK_FIELDS type's fields count too (Outer's own fields are both "p").
+  EXPECT_NE(FieldsAccess::signature<sig::Outer1>(), FieldsAccess::signature<sig::Outer2>());
+  EXPECT_NE(FieldsAccess::signature<sig::Private>(), 0u);
+  // Types without SK_FIELDS keep the plain name hash.
+  EXPECT_EQ(FieldsAccess::signature<int>(), 0u);
+  EXPECT_EQ(sk::ser::type_id<int>(), sk::ser::detail::fnv1a("int"));
+  EXPECT_NE(sk::ser::type_id<sig::P1>(), sk::ser::detail::fnv1a(sk::ser::type_name<sig::P1>()));
+  // Decoding a frame of another field list is a TypeMismatch, not a misread.
+  const auto frame = sk::ser::encode(sig::P1{7, 3});
+  EXPECT_EQ(sk::ser::decode<sig::P1>(frame).x, 7);
+  EXPECT_THROW((void)sk::ser::decode<sig::P2Reordered>(frame), sk::TypeMismatch);
 }

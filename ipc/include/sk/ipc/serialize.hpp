@@ -55,11 +55,18 @@
 // Inside a user struct or class (any access section; private fields allowed):
 //   struct Point3 { double x, y, z; std::string label; SK_FIELDS(x, y, z, label) };
 // Fields are written in the order listed. SK_FIELDS() (no fields) is allowed.
-#define SK_FIELDS(...)                         \
-  friend class ::cereal::access;               \
-  template <class SkArchive_>                  \
-  void serialize(SkArchive_& sk_archive_) {    \
-    sk_archive_(__VA_ARGS__);                  \
+// The field names and types are part of the type's type_id (see type_name.hpp),
+// so a program whose same-named type lists other fields gets a TypeMismatch.
+#define SK_FIELDS(...)                                                                        \
+  friend class ::cereal::access;                                                              \
+  friend struct ::sk::ser::detail::FieldsAccess;                                              \
+  template <class SkArchive_>                                                                 \
+  void serialize(SkArchive_& sk_archive_) {                                                   \
+    sk_archive_(__VA_ARGS__);                                                                 \
+  }                                                                                           \
+  static constexpr ::std::uint64_t sk_fields_signature_() noexcept {                          \
+    return ::sk::ser::detail::fields_signature(                                               \
+        #__VA_ARGS__, static_cast<decltype(::sk::ser::detail::field_types(__VA_ARGS__))*>(nullptr)); \
   }
 
 namespace sk::ser {
