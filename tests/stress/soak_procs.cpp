@@ -1,0 +1,309 @@
+// Soak (issue #10): the crash storm's mixed workload (tests/support/
+// mixed_workload.hpp: every Share slot kind, Pipe traffic) without kills, plus
+// a small Pool map every second, for SK_SOAK_SECONDS (env, default 60, the CI
+// value; scripts/soak runs it longer). Every second it samples, into a CSV
+// next to the test binary (path printed):
+//   - arena bytes used of the Share and of each worker's Pipe (the pipes are
+//     drained to empty right before, so what is left is ring/blocks of the few
+//     messages sent since, not a backlog),
+//   - RSS (/proc/<pid>/statm) and open fds (/proc/<pid>/fd) of this process and
+//     of every worker,
+//   - our files in /dev/shm (the Share and the pipes are named for this).
+// What is measured: steady state. sk::List and sk::Log grow by design (cells
+// are never reused), so workers append to them only in their first 800
+// cycles (well inside the warm-up); everything else (Atomic, Counter, Value,
+// Object replaced in place, Shared, pipes, pool runs) runs all the time.
+//
+// No-growth rule, per series: drop the first 20% (warm-up); split the rest in
+// quarters; max(last quarter) <= max(first quarter) + slack, with slack:
+//   arena (Share, each pipe): 64 KiB  (a few blocks in flight / being retired)
+//   RSS (each process):       8 MiB   (+32 MiB under ASan: quarantine, set to
+//                                      16 MiB below, and allocator caches)
+//   fds (each process):       2  (a liveness check reads /proc/<pid>/stat)
+//   our /dev/shm files:       always exactly 1 + workers, 0 after unlink.
+// At the end every committed operation is checked as in the storm (with no
+// kills the ledger is exact: each worker completed `cycles` whole cycles).
+#include <gtest/gtest.h>
+#include <dirent.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <sk/pool.hpp>
+
+#include "../support/mixed_workload.hpp"
+
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kAsan = true;
+// A bounded quarantine, so that RSS can plateau within a soak (the default is
+// 256 MiB, which a soak fills slowly and would read as growth).
+extern "C" const char* __asan_default_options() { return "quarantine_size_mb=16"; }
+#else
+inline constexpr bool kAsan = false;
+#endif
+
+using namespace std::chrono_literals;
+namespace mx = sktest::mixed;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr int kWorkers = 3;
+
+long rss_kib(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/statm");
+  long size = 0, resident = 0;
+  f >> size >> resident;
+  return resident * (::sysconf(_SC_PAGESIZE) / 1024);
+}
+
+long count_dir(const std::string& path, const std::string& contains = {}) {
+  DIR* d = ::opendir(path.c_str());
+  if (!d) return -1;
+  long n = 0;
+  while (const dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    if (contains.empty() || name.find(contains) != std::string::npos) ++n;
+  }
+  ::closedir(d);
+  return n - (contains.empty() ? 1 : 0);  // the fd of the open directory itself
+}
+
+std::string exe_dir() {
+  char buf[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return ".";
+  std::string p(buf, static_cast<std::size_t>(n));
+  return p.substr(0, p.rfind('/'));
+}
+
+// One series of samples with its no-growth slack.
+struct Series {
+  std::string name;
+  long slack = 0;
+  std::vector<long> v;
+};
+
+}  // namespace
+
+TEST(Soak, procs_3workers_mixed_workload_no_growth) {
+  const char* env = std::getenv("SK_SOAK_SECONDS");
+  const long seconds = env && *env ? std::atol(env) : 60;
+  ASSERT_GE(seconds, 5) << "SK_SOAK_SECONDS must be at least 5 (warm-up plus four quarters)";
+  const std::string tag = "soak-" + std::to_string(::getpid());
+  mx::Options o;
+  o.list_until = 800;
+
+  mx::Control* ctl = mx::map_control();
+  ASSERT_NE(ctl, nullptr);
+  auto share = sk::Share<mx::State>::create(tag, 32u << 20);
+  std::vector<mx::Rx> rx(kWorkers);
+  std::vector<mx::Incarnation> inc(kWorkers);
+  std::vector<pid_t> pids(kWorkers, -1);
+  for (int i = 0; i < kWorkers; ++i) {
+    auto [tx, r] = sk::Pipe::pair_named(tag + "-p" + std::to_string(i), sk::one_way, mx::pipe_options());
+    rx[static_cast<std::size_t>(i)] = r;
+    inc[static_cast<std::size_t>(i)].inc = static_cast<std::uint32_t>(i + 1);
+    std::fflush(nullptr);
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      int rc = 0;
+      try {
+        mx::run_worker(share, ctl, i, static_cast<std::uint32_t>(i + 1), -1, tx, o);
+      } catch (const std::exception& e) {
+        if (ctl->violations.fetch_add(1) == 0) std::snprintf(ctl->violation, sizeof ctl->violation, "worker threw: %s", e.what());
+        rc = 2;
+      }
+      ::_exit(rc);
+    }
+    ASSERT_GT(pid, 0);
+    pids[static_cast<std::size_t>(i)] = pid;
+  }
+  auto kill_all = [&] {
+    for (pid_t& p : pids)
+      if (p > 0) {
+        ::kill(p, SIGKILL);
+        ::waitpid(p, nullptr, 0);
+        p = -1;
+      }
+  };
+  // Whatever fails below: no worker, name or mapping outlives the test.
+  struct Cleanup {
+    std::function<void()> fn;
+    ~Cleanup() { fn(); }
+  } cleanup{[&] {
+    kill_all();
+    try {
+      sk::Share<mx::State>::unlink(tag);
+    } catch (const std::exception&) {
+    }
+    for (int i = 0; i < kWorkers; ++i) try {
+        sk::Pipe::unlink(tag + "-p" + std::to_string(i));
+      } catch (const std::exception&) {
+      }
+  }};
+
+  // Receives everything queued; with `until_empty` loops until a pass finds nothing.
+  std::string bad;
+  auto drain = [&](bool until_empty) {
+    for (bool got = true; got && bad.empty();) {
+      got = false;
+      for (std::size_t i = 0; i < rx.size() && bad.empty(); ++i)
+        for (int k = 0; k < 512; ++k) {
+          const int r = mx::drain_one(o, rx[i], inc[i], 0ns, bad);
+          if (r <= 0) break;
+          got = true;
+        }
+      if (!until_empty) break;
+    }
+  };
+
+  std::vector<Series> series;
+  auto add = [&](std::string name, long slack) {
+    series.push_back(Series{std::move(name), slack, {}});
+    return series.size() - 1;
+  };
+  const long rss_slack = (8 + (kAsan ? 32 : 0)) * 1024;
+  const std::size_t s_share = add("share_arena_B", 64 << 10);
+  std::vector<std::size_t> s_pipe, s_rss, s_fds;
+  for (int i = 0; i < kWorkers; ++i) s_pipe.push_back(add("pipe" + std::to_string(i) + "_arena_B", 64 << 10));
+  s_rss.push_back(add("parent_rss_KiB", rss_slack));
+  for (int i = 0; i < kWorkers; ++i) s_rss.push_back(add("worker" + std::to_string(i) + "_rss_KiB", rss_slack));
+  s_fds.push_back(add("parent_fds", 2));
+  for (int i = 0; i < kWorkers; ++i) s_fds.push_back(add("worker" + std::to_string(i) + "_fds", 2));
+  const std::size_t s_shm = add("our_shm_files", 0);
+  const std::size_t s_ops = add("ops", -1);
+
+  const std::string csv_path = exe_dir() + "/soak_samples.csv";
+  std::FILE* csv = std::fopen(csv_path.c_str(), "w");
+  ASSERT_NE(csv, nullptr) << csv_path;
+  std::fprintf(csv, "t_s");
+  for (const Series& s : series) std::fprintf(csv, ",%s", s.name.c_str());
+  std::fprintf(csv, "\n");
+
+  sk::Pool pool(2);
+  std::vector<std::uint64_t> items(64);
+  for (std::size_t i = 0; i < items.size(); ++i) items[i] = i;
+  std::uint64_t pool_items = 0;
+
+  const auto t0 = Clock::now();
+  auto next = t0 + 1s;
+  for (long t = 1; t <= seconds && bad.empty(); ++t) {
+    while (Clock::now() < next && bad.empty()) {
+      drain(false);
+      std::this_thread::sleep_for(1ms);
+    }
+    next += 1s;
+    // A Pool map: exactly one correct result per item, every second.
+    const auto out = pool.map([](std::uint64_t x) { return x * 3 + 1; }, items);
+    for (std::size_t i = 0; i < items.size(); ++i) ASSERT_EQ(out[i], i * 3 + 1);
+    pool_items += items.size();
+    drain(true);
+    ASSERT_TRUE(bad.empty()) << bad;
+    ASSERT_EQ(ctl->violations.load(), 0u) << ctl->violation;
+    series[s_share].v.push_back(static_cast<long>(share.arena().used()));
+    for (int i = 0; i < kWorkers; ++i) {
+      const auto* base = rx[static_cast<std::size_t>(i)].channel().mapping().data();
+      series[s_pipe[static_cast<std::size_t>(i)]].v.push_back(
+          static_cast<long>(sk::alloc::ArenaView(const_cast<std::byte*>(base)).used()));
+    }
+    series[s_rss[0]].v.push_back(rss_kib(::getpid()));
+    series[s_fds[0]].v.push_back(count_dir("/proc/self/fd"));
+    for (int i = 0; i < kWorkers; ++i) {
+      const pid_t p = pids[static_cast<std::size_t>(i)];
+      series[s_rss[static_cast<std::size_t>(i) + 1]].v.push_back(rss_kib(p));
+      series[s_fds[static_cast<std::size_t>(i) + 1]].v.push_back(count_dir("/proc/" + std::to_string(p) + "/fd") + 1);
+    }
+    series[s_shm].v.push_back(count_dir("/dev/shm", tag));
+    long ops = 0;
+    for (int i = 0; i < kWorkers; ++i) ops += static_cast<long>(ctl->heartbeat[i].load());
+    series[s_ops].v.push_back(ops);
+    std::fprintf(csv, "%ld", t);
+    for (const Series& s : series) std::fprintf(csv, ",%ld", s.v.back());
+    std::fprintf(csv, "\n");
+    std::fflush(csv);
+  }
+  std::fclose(csv);
+  if (!bad.empty()) kill_all();
+  ASSERT_TRUE(bad.empty()) << bad;
+
+  // Stop; each worker finishes its cycle and closes its pipe.
+  ctl->stop.store(1, std::memory_order_release);
+  for (std::size_t i = 0; i < rx.size(); ++i) {
+    const auto ts = Clock::now();
+    bool closed = false;
+    while (!closed && Clock::now() - ts < 10s) {
+      try {
+        ASSERT_GE(mx::drain_one(o, rx[i], inc[i], 20ms, bad), 0) << bad;
+      } catch (const sk::PeerClosed&) {
+        closed = true;
+      }
+    }
+    EXPECT_TRUE(closed) << "worker " << i << " did not stop within 10 s";
+    int st = 0;
+    ASSERT_EQ(::waitpid(pids[i], &st, 0), pids[i]);
+    pids[i] = -1;
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "status " << st << "; " << ctl->violation;
+    inc[i].ledger = mx::synth_ledger(o, inc[i].inc, ctl->cycles[i].load());
+  }
+  const mx::Verdict v = mx::verify(o, *share, inc);
+  for (const auto& e : v.errors) ADD_FAILURE() << e;
+  EXPECT_EQ(ctl->violations.load(), 0u) << ctl->violation;
+
+  // No growth after warm-up.
+  const std::size_t n = series[0].v.size();
+  const std::size_t warm = n / 5;
+  const std::size_t q = (n - warm) / 4;
+  ASSERT_GE(q, 1u);
+  auto range = [&](const Series& s, std::size_t from, std::size_t to) {
+    return std::pair{*std::min_element(s.v.begin() + static_cast<long>(from), s.v.begin() + static_cast<long>(to)),
+                     *std::max_element(s.v.begin() + static_cast<long>(from), s.v.begin() + static_cast<long>(to))};
+  };
+  for (const Series& s : series) {
+    if (s.slack < 0) continue;
+    const long first = range(s, warm, warm + q).second;
+    const long last = range(s, n - q, n).second;
+    EXPECT_LE(last, first + s.slack) << s.name << " grew: max of the first post-warm-up quarter " << first
+                                     << ", of the last quarter " << last << " (slack " << s.slack << "); samples in "
+                                     << csv_path;
+  }
+  for (long x : series[s_shm].v) EXPECT_EQ(x, 1 + kWorkers) << "our /dev/shm files";
+
+  auto span = [&](std::size_t idx) {
+    const auto [lo, hi] = range(series[idx], warm, n);
+    return std::to_string(lo) + ".." + std::to_string(hi);
+  };
+  long wr_lo = LONG_MAX, wr_hi = 0, wf_lo = LONG_MAX, wf_hi = 0, pa_lo = LONG_MAX, pa_hi = 0;
+  for (int i = 0; i < kWorkers; ++i) {
+    const auto [a, b] = range(series[s_rss[static_cast<std::size_t>(i) + 1]], warm, n);
+    const auto [c, d] = range(series[s_fds[static_cast<std::size_t>(i) + 1]], warm, n);
+    const auto [e, f] = range(series[s_pipe[static_cast<std::size_t>(i)]], warm, n);
+    wr_lo = std::min(wr_lo, a), wr_hi = std::max(wr_hi, b), wf_lo = std::min(wf_lo, c), wf_hi = std::max(wf_hi, d);
+    pa_lo = std::min(pa_lo, e), pa_hi = std::max(pa_hi, f);
+  }
+  std::printf("soak samples: %s\n", csv_path.c_str());
+  std::printf("soak: %ld s, %llu ops, %llu messages, %llu pool items, arena share %s B pipes %ld..%ld B, "
+              "rss parent %s KiB workers %ld..%ld KiB, fds parent %s workers %ld..%ld, shm files %s%s\n",
+              seconds, static_cast<unsigned long long>(v.ops), static_cast<unsigned long long>(v.messages),
+              static_cast<unsigned long long>(pool_items), span(s_share).c_str(), pa_lo, pa_hi, span(s_rss[0]).c_str(),
+              wr_lo, wr_hi, span(s_fds[0]).c_str(), wf_lo, wf_hi, span(s_shm).c_str(), kAsan ? " (ASan)" : "");
+  std::printf("soak check: %s\n", v.summary.c_str());
+
+  // Clean up: names gone from /dev/shm.
+  cleanup.fn();
+  cleanup.fn = [] {};
+  EXPECT_EQ(count_dir("/dev/shm", tag), 0);
+  mx::unmap_control(ctl);
+}
