@@ -185,15 +185,20 @@ Arena Arena::create(std::string_view name, std::size_t capacity, Layout layout, 
                              " already exists and " + st.why + "; remove it yourself or choose another name");
       }
     }
-    // A sweeper may have removed the name between our open and our lock (it
-    // saw an empty, unlocked file). Then this file is nobody's: start over.
-    if (!seg->still_linked()) continue;
+    // (Created under its name at once, without O_TMPFILE:) a sweeper may
+    // have removed the name between our open and our lock (it saw an empty,
+    // unlocked file). Then this file is nobody's: start over.
+    if (seg->published() && !seg->still_linked()) continue;
     auto m = std::make_shared<detail::Mapping>();
     m->seg = std::move(*seg);
     m->name = std::string(name);
     write_header(m->seg.base(), cap, name, layout);
     m->slot_value = self_owner().pack();
     m->slot = claim_slot(*header_of(m->seg.base()), m->slot_value);
+    // The name appears only now, with the header written and our exclusive
+    // lock held: openers see "initializing" and wait; a creator killed
+    // before this line leaves no file at all (see Segment::create_file).
+    if (!m->seg.publish()) continue;  // the name was taken meanwhile: drop ours, look at theirs
     return finish(std::move(m), init);
   }
   throw SegmentError("could not create shared segment '" + std::string(name) + "' (" + path +

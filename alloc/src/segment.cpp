@@ -84,6 +84,7 @@ Segment::Segment(Segment&& o) noexcept
     : base_(std::exchange(o.base_, nullptr)),
       size_(std::exchange(o.size_, 0)),
       fd_(std::exchange(o.fd_, -1)),
+      unnamed_(std::exchange(o.unnamed_, false)),
       path_(std::move(o.path_)) {}
 
 Segment& Segment::operator=(Segment&& o) noexcept {
@@ -92,6 +93,7 @@ Segment& Segment::operator=(Segment&& o) noexcept {
     base_ = std::exchange(o.base_, nullptr);
     size_ = std::exchange(o.size_, 0);
     fd_ = std::exchange(o.fd_, -1);
+    unnamed_ = std::exchange(o.unnamed_, false);
     path_ = std::move(o.path_);
   }
   return *this;
@@ -114,18 +116,38 @@ Segment Segment::map_anonymous(std::size_t bytes) {
 }
 
 std::optional<Segment> Segment::create_file(const std::string& path, std::size_t bytes) {
-  const int fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) {
+  auto create_error = [&](int e) {
+    return SegmentError("cannot create shared segment " + path + ": " + errno_text(e) +
+                        (e == EACCES ? "; check the permissions of " + std::string(kShmDir) : resource_hint(e, true)));
+  };
+  // Fault found by tests/crash/stale_segments_procs.cpp: the file used to get
+  // its name at once, so a creator SIGKILLed before writing the header left a
+  // header-less file that create() took for one "being created by another
+  // process right now" for kNoHeaderGraceSeconds (a restarted program could
+  // not create its segments). Now the file is made unnamed and linked at
+  // `path` only once its header is written (publish()); a creator killed
+  // before that leaves nothing.
+  struct stat existing {};
+  if (::lstat(path.c_str(), &existing) == 0) return std::nullopt;  // the name is taken (publish() rechecks)
+  const std::string dir = path.substr(0, path.rfind('/') + 1);
+  int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  const bool unnamed = fd >= 0;
+  if (!unnamed) {
     const int e = errno;
-    if (e == EEXIST) return std::nullopt;
-    throw SegmentError("cannot create shared segment " + path + ": " + errno_text(e) +
-                       (e == EACCES ? "; check the permissions of " + std::string(kShmDir) : resource_hint(e, true)));
+    if (e != EOPNOTSUPP && e != EISDIR && e != EINVAL) throw create_error(e);
+    // No O_TMPFILE here: create it under its name at once.
+    fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      if (errno == EEXIST) return std::nullopt;
+      throw create_error(errno);
+    }
   }
   Segment s;
   s.fd_ = fd;
+  s.unnamed_ = unnamed;
   s.path_ = path;
   auto fail = [&](const std::string& msg) {
-    ::unlink(path.c_str());
+    if (!unnamed) ::unlink(path.c_str());  // (an unnamed file goes with its descriptor)
     throw SegmentError(msg);
   };
   // Exclusive until ready: openers wait, the sweep keeps its hands off.
@@ -146,6 +168,23 @@ std::optional<Segment> Segment::create_file(const std::string& path, std::size_t
     fail(ex.what());
   }
   return s;
+}
+
+bool Segment::publish() {
+  if (!unnamed_) return true;
+  // linkat of an O_TMPFILE through /proc/self/fd (open(2)); AT_EMPTY_PATH
+  // when /proc is not mounted (it needs CAP_DAC_READ_SEARCH on older kernels).
+  const std::string self = "/proc/self/fd/" + std::to_string(fd_);
+  int r = ::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, path_.c_str(), AT_SYMLINK_FOLLOW);
+  if (r != 0 && errno == ENOENT) r = ::linkat(fd_, "", AT_FDCWD, path_.c_str(), AT_EMPTY_PATH);
+  if (r != 0) {
+    const int e = errno;
+    if (e == EEXIST) return false;
+    throw SegmentError("cannot create shared segment " + path_ + ": linking it into " + std::string(kShmDir) +
+                       " failed: " + errno_text(e) + resource_hint(e, true));
+  }
+  unnamed_ = false;
+  return true;
 }
 
 Segment Segment::open_file(const std::string& path) {

@@ -42,11 +42,21 @@ class Segment {
 
   // Zero-filled MAP_SHARED|MAP_ANONYMOUS mapping of `bytes`. SegmentError on failure.
   static Segment map_anonymous(std::size_t bytes);
-  // Creates `path` (O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC, 0600), locks it
-  // exclusively, reserves `bytes` with posix_fallocate and maps it.
-  // Returns nullopt if the name exists; throws SegmentError on any other
-  // failure (ENOSPC, permission, ...), leaving no file behind.
+  // Creates the file for `path` (mode 0600), locks it exclusively, reserves
+  // `bytes` with posix_fallocate and maps it. The file is created unnamed
+  // (O_TMPFILE in /dev/shm) and appears at `path` only with publish(), so a
+  // creator killed before publishing leaves nothing behind; where O_TMPFILE
+  // is not supported it is created at `path` at once (O_CREAT|O_EXCL|
+  // O_NOFOLLOW) and publish() has nothing to do. Returns nullopt if the name
+  // exists; throws SegmentError on any other failure (ENOSPC, permission,
+  // ...), leaving no file behind.
   static std::optional<Segment> create_file(const std::string& path, std::size_t bytes);
+  // Links a segment made by create_file at its path (the exclusive lock is
+  // kept). True if it is at its path now; false if the name was taken
+  // meanwhile (then drop this segment). SegmentError on other failures.
+  bool publish();
+  // False for a create_file segment that is not linked at its path yet.
+  bool published() const noexcept { return !unnamed_; }
   // Opens `path` read-write with O_NOFOLLOW and checks that it is a regular
   // file owned by this uid with mode 0600 (BadSegment otherwise, SegmentError
   // if it does not exist or cannot be opened). Not mapped yet.
@@ -74,6 +84,7 @@ class Segment {
   std::byte* base_ = nullptr;
   std::size_t size_ = 0;
   int fd_ = -1;
+  bool unnamed_ = false;  // O_TMPFILE not linked at path_ yet
   std::string path_;
 };
 

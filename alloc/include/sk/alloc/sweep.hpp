@@ -11,7 +11,9 @@
 //   - no owner in its attach table is alive and its creator is dead
 //     (is_alive(): pid plus start time, zombies count as dead), or it never
 //     got a header and is older than kNoHeaderGraceSeconds (creator died
-//     between creating the file and writing the header).
+//     between creating the file and writing the header; only possible where
+//     O_TMPFILE is unavailable: otherwise a segment gets its name only after
+//     its header is written, see Segment::create_file).
 // Files that are not ours (other uid, not regular, symlinks, wrong magic,
 // other format version) are never touched.
 #include <cstddef>
