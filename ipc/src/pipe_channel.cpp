@@ -5,6 +5,7 @@
 #include <string>
 #include <thread>
 
+#include <sk/alloc/block_allocator.hpp>
 #include <sk/alloc/header.hpp>
 #include <sk/ipc/pipe_channel.hpp>
 
@@ -304,6 +305,20 @@ std::optional<PipeMessage> PipeEnd::receive(Deadline deadline) {
     if (ref.offset == 0 || ref.bytes > max_message() || !arena_.view().contains(ref.offset, ref.bytes == 0 ? 1 : ref.bytes))
       throw core::RingCorrupt("sk::Pipe: a block message points outside the arena (offset " + std::to_string(ref.offset) +
                               ", " + std::to_string(ref.bytes) + " bytes); the peer is broken");
+    // consume() frees the block: a reference that overlaps the pipe's own
+    // control block or rings would hand them to the next allocation, and the
+    // sender would write a message over them. (Found by
+    // tests/fuzz/fuzz_pipe_decode: a garbage reference to the PipeBlock got
+    // it freed and overwritten; the sender then read a garbage inline_max.)
+    const std::uint64_t freed = alloc::blocks::block_size(block_bytes(static_cast<std::size_t>(ref.bytes)), kBlockAlign);
+    auto overlaps = [&](const void* obj, std::uint64_t n) {
+      const Offset at = arena_.offset_of(obj);
+      return obj != nullptr && ref.offset < at + n && at < ref.offset + freed;
+    };
+    if (overlaps(blk_, sizeof(PipeBlock)) || overlaps(in_, blk_->ring_mem_bytes) || overlaps(out_, blk_->ring_mem_bytes))
+      throw core::RingCorrupt("sk::Pipe: a block message (offset " + std::to_string(ref.offset) + ", " +
+                              std::to_string(ref.bytes) + " bytes) overlaps the pipe's control block or rings; "
+                              "the peer is broken");
     m.block = ref.offset;
     m.block_bytes = static_cast<std::size_t>(ref.bytes);
     m.bytes = {block_data(ref.offset), m.block_bytes};

@@ -317,3 +317,25 @@ TEST(Pipe, named_pair_is_attached_by_name_in_another_process) {
   EXPECT_THROW((void)sk::Pipe::attach_receiver(name), sk::PipeEndpointError);  // it is duplex
   sk::Pipe::unlink(name);
 }
+
+// Regression (found by tests/fuzz/fuzz_pipe_decode): a block reference that
+// points at the pipe's own ring (or control block) is refused with
+// RingCorrupt instead of being freed into the arena, where the next send
+// would have written a message over it.
+TEST(Pipe, block_reference_into_the_pipes_own_ring_is_ring_corrupt) {
+  sk::PipeOptions o;
+  o.inline_max = 64;
+  auto [a, p] = sk::Pipe::pair(o);
+  a.send(std::string(1000, 'x'));  // > inline_max: travels as {offset, bytes}
+  sk::core::ByteRing* ring = p.channel().incoming_ring();
+  const auto* base = p.channel().mapping().data();
+  const std::uint64_t ref[2] = {static_cast<std::uint64_t>(reinterpret_cast<const std::byte*>(ring) - base), 100};
+  // The first record: 8-byte header, then the reference.
+  std::memcpy(reinterpret_cast<std::byte*>(ring) + sizeof(sk::core::ByteRing) + 8, ref, sizeof ref);
+  try {
+    (void)p.try_recv<std::string>();
+    FAIL() << "no exception";
+  } catch (const sk::core::RingCorrupt& e) {
+    EXPECT_NE(std::string(e.what()).find("overlaps the pipe's control block or rings"), std::string::npos) << e.what();
+  }
+}
