@@ -5,13 +5,16 @@
 //   3: count widened to long                  (a member's type widened)
 //   4: V1 plus cancelled:int                  (a member added)
 //   5: count renamed to placed                (a member renamed)
+//   6: V1 plus last:Value<Price{qty, cents}>  (a nested struct, with SK_FIELDS)
+//   7: V1 plus last:Value<Price{cents, qty}>  (its fields reordered)
 // SK_LAYOUT_TWIN=1 with SK_LAYOUT_V=1 is the reference layout in a program
 // that differs otherwise (it creates its arenas with another capacity).
 // The Pipe message type `shop::OrderMsg` follows the same changes (V2: fields
 // reordered, V3: count widened, V4: a field added, V5: renamed).
 // tests/unit/layout_mismatch_procs.cpp runs the builds against each other.
 //
-// Usage (NAME is a segment name; values are printed as "values COUNT FILLED TOTAL"):
+// Usage (NAME is a segment name; values are printed as "values COUNT FILLED TOTAL",
+// then by 6 and 7 "last qty QTY cents CENTS"):
 //   layout                          print "layout 0x<hash> <description>"
 //   serve NAME COUNT FILLED TOTAL   create the Share, print "ready", wait for EOF on
 //                                   stdin, print the values and "attached N", unlink
@@ -39,9 +42,10 @@
 #include <sk/pipe.hpp>
 #include <sk/share.hpp>
 #include <sk/slots/atomic.hpp>
+#include <sk/slots/value.hpp>
 
 #ifndef SK_LAYOUT_V
-#error "build with -DSK_LAYOUT_V=1..5"
+#error "build with -DSK_LAYOUT_V=1..7"
 #endif
 
 namespace shop {
@@ -113,8 +117,34 @@ struct OrderMsg {
   long total = 0;
   SK_FIELDS(placed, filled, total)
 };
+#elif SK_LAYOUT_V == 6 || SK_LAYOUT_V == 7
+// V1 plus a Value of a nested struct whose fields differ (only) in order.
+struct Price {
+#if SK_LAYOUT_V == 6
+  int qty = 0;
+  int cents = 0;
+  SK_FIELDS(qty, cents)
 #else
-#error "SK_LAYOUT_V must be 1..5"
+  int cents = 0;
+  int qty = 0;
+  SK_FIELDS(cents, qty)
+#endif
+};
+struct Orders {
+  sk::Atomic<int> count;
+  sk::Atomic<int> filled;
+  sk::Atomic<long> total;
+  sk::Value<Price> last;
+};
+SK_SHARE(Orders, count, filled, total, last);
+struct OrderMsg {
+  int count = 0;
+  int filled = 0;
+  long total = 0;
+  SK_FIELDS(count, filled, total)
+};
+#else
+#error "SK_LAYOUT_V must be 1..7"
 #endif
 
 // Another message type (another name): what a receiver of OrderMsg must refuse.
@@ -144,6 +174,10 @@ constexpr std::size_t kBytes = std::size_t{1} << 20;
 
 void print_values(shop::Orders& o) {
   std::printf("values %ld %d %ld\n", static_cast<long>(shop::count_of(o).load()), o.filled.load(), o.total.load());
+#if SK_LAYOUT_V >= 6
+  const shop::Price p = o.last.load();
+  std::printf("last qty %d cents %d\n", p.qty, p.cents);
+#endif
 }
 
 sk::PipeOptions small_pipe() {
@@ -172,6 +206,12 @@ int run(int argc, char** argv) {
     shop::count_of(*s) = static_cast<int>(std::atol(argv[3]));
     s->filled = static_cast<int>(std::atol(argv[4]));
     s->total = std::atol(argv[5]);
+#if SK_LAYOUT_V >= 6
+    shop::Price p;
+    p.qty = 2;
+    p.cents = 995;
+    s->last = p;
+#endif
     std::printf("ready\n");
     std::fflush(stdout);
     wait_for_eof();

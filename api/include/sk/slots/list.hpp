@@ -72,6 +72,8 @@ class List {
 
  public:
   static constexpr std::string_view kind = "List";
+  // Folded into the Share layout hash: T's SK_FIELDS signature (see sk::Value).
+  static constexpr std::uint64_t layout_hash() noexcept { return ser::detail::FieldsAccess::signature<T>(); }
   using value_type = T;
   static constexpr bool kInline = std::is_trivially_copyable_v<T>;
   static constexpr std::size_t kPayloadWords = kInline ? (sizeof(T) + 7) / 8 : 2;

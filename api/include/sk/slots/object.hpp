@@ -69,6 +69,8 @@ template <ser::Serializable T>
 class Object {
  public:
   static constexpr std::string_view kind = "Object";
+  // Folded into the Share layout hash: T's SK_FIELDS signature (see sk::Value).
+  static constexpr std::uint64_t layout_hash() noexcept { return ser::detail::FieldsAccess::signature<T>(); }
   using value_type = T;
   static constexpr std::size_t kRetired = 8;
   static constexpr int kOptimisticReads = 64;

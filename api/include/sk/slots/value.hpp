@@ -26,6 +26,7 @@
 
 #include <sk/alloc/owner.hpp>
 #include <sk/core/seqlock.hpp>
+#include <sk/ipc/type_name.hpp>
 #include <sk/slots/format.hpp>
 
 namespace sk {
@@ -41,6 +42,12 @@ template <class T>
 class Value {
  public:
   static constexpr std::string_view kind = "Value";
+  // Folded into the Share layout hash (reflect.hpp): the field names and field
+  // types of a T declared with SK_FIELDS (0 otherwise; then T is checked by its
+  // name and size only). Fault found by tests/unit/layout_mismatch_procs.cpp: a
+  // program whose same-named T lists its fields in another order opened the
+  // Share without a LayoutMismatch and read the fields swapped.
+  static constexpr std::uint64_t layout_hash() noexcept { return ser::detail::FieldsAccess::signature<T>(); }
   using value_type = T;
 
   Value() noexcept
