@@ -167,7 +167,8 @@ Arena Arena::create(std::string_view name, std::size_t capacity, Layout layout, 
   for (int attempt = 0; attempt < 4; ++attempt) {
     std::optional<Segment> seg = Segment::create_file(path, cap);
     if (!seg) {
-      const SegmentStatus st = check_segment(path, /*remove_if_stale=*/true);
+      // (Up to 200 ms for a concurrent sweeper that is looking at it.)
+      const SegmentStatus st = check_segment(path, /*remove_if_stale=*/true, std::chrono::milliseconds(200));
       switch (st.verdict) {
         case SegmentVerdict::gone:
         case SegmentVerdict::stale:

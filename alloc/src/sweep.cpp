@@ -5,8 +5,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <ctime>
+#include <thread>
 #include <vector>
 
 #include <sk/alloc/header.hpp>
@@ -52,7 +55,7 @@ std::uint32_t live_owner(const HeaderSnapshot& h) {
 
 }  // namespace
 
-SegmentStatus check_segment(const std::string& path, bool remove_if_stale) {
+SegmentStatus check_segment(const std::string& path, bool remove_if_stale, std::chrono::milliseconds busy_wait) {
   SegmentStatus st;
   Fd f;
   f.fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
@@ -72,11 +75,30 @@ SegmentStatus check_segment(const std::string& path, bool remove_if_stale) {
   // Every process that maps the segment holds a shared flock (the creator an
   // exclusive one until ready). If we cannot lock it exclusively, it is in use.
   if (::flock(f.fd, LOCK_EX | LOCK_NB) != 0) {
-    st.verdict = SegmentVerdict::in_use;
     if (const HeaderSnapshot h = read_header(f.fd); h.complete() && h.magic == kSegmentMagic)
       st.live_pid = live_owner(h);
-    st.why = "a live process maps it";
-    return st;
+    // Fault found by tests/crash/stale_segments_procs.cpp: a concurrent
+    // sweeper's momentary exclusive lock on a dead segment read as "in use",
+    // so Arena::create of that name failed with "already exists and is in
+    // use" while the segment belonged to nobody. When only the lock says so,
+    // wait (bounded) for a sweeper to let go.
+    bool locked = false;
+    if (st.live_pid == 0 && busy_wait.count() > 0) {
+      const auto deadline = std::chrono::steady_clock::now() + busy_wait;
+      for (auto pause = std::chrono::microseconds(50); !locked && std::chrono::steady_clock::now() < deadline;
+           pause = std::min(pause * 2, std::chrono::microseconds(2000))) {
+        std::this_thread::sleep_for(pause);
+        locked = ::flock(f.fd, LOCK_EX | LOCK_NB) == 0;
+      }
+    }
+    if (!locked) {
+      st.verdict = SegmentVerdict::in_use;
+      st.why = "a live process maps it";
+      return st;
+    }
+    // The sweeper we waited for may have removed it meanwhile.
+    struct stat now {};
+    if (::lstat(path.c_str(), &now) != 0 || now.st_dev != sb.st_dev || now.st_ino != sb.st_ino) return st;  // gone
   }
   // Nobody else holds a lock now, so nobody is writing the header: read it.
   const HeaderSnapshot h = read_header(f.fd);
@@ -127,7 +149,8 @@ std::size_t sweep_stale_segments() {
   }
   std::size_t removed = 0;
   for (const auto& p : paths) {
-    if (check_segment(p, true).removed) ++removed;
+    // (10 ms for another sweeper or checker looking at the same file.)
+    if (check_segment(p, true, std::chrono::milliseconds(10)).removed) ++removed;
   }
   return removed;
 }

@@ -16,6 +16,7 @@
 //     its header is written, see Segment::create_file).
 // Files that are not ours (other uid, not regular, symlinks, wrong magic,
 // other format version) are never touched.
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -43,7 +44,13 @@ struct SegmentStatus {
 
 // Classifies the segment file at `path`; when stale and `remove_if_stale`,
 // unlinks it while holding its exclusive lock.
-SegmentStatus check_segment(const std::string& path, bool remove_if_stale);
+// `busy_wait`: how long to keep trying when the file is locked but its
+// header names no live process. The holder may be another sweeper looking
+// at it (it holds the lock for microseconds), not a process that maps it (a
+// child that inherited the descriptor from a dead creator); without the wait
+// that moment reads as "in use".
+SegmentStatus check_segment(const std::string& path, bool remove_if_stale,
+                            std::chrono::milliseconds busy_wait = std::chrono::milliseconds(0));
 
 // std::size_t sweep_stale_segments();   (declared in arena.hpp)
 
