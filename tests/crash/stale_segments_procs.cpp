@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -704,4 +705,118 @@ TEST(StaleSegments, procs_restart_with_same_names_right_after_kill) {
   EXPECT_GT(left_total, 0) << "no kill ever left a segment behind: the restarts tested nothing";
   EXPECT_TRUE(list_shm(file_prefix).empty());
   ::munmap(sh, sizeof(Shared));
+}
+
+namespace {
+
+// A dead segment: created by a child that then exits without unlinking it.
+// False if it is not there (a parallel test's sweep may remove it at once).
+bool make_dead_segment(const std::string& name) {
+  const pid_t creator = alloctest::spawn([&] {
+    auto s = sk::Share<TreeState>::create(name, kShareBytes);
+    s->writes += 1;
+    return true;
+  });
+  return alloctest::reap(creator) == 0 && sk::alloc::Arena::exists(name);
+}
+
+// A child that holds an exclusive flock on the segment file for `hold`, as a
+// sweeper looking at it does (for microseconds); returns once it holds it.
+pid_t hold_lock_like_a_sweeper(const std::string& name, std::chrono::milliseconds hold) {
+  int ready[2];
+  if (::pipe(ready) != 0) return -1;
+  const pid_t pid = alloctest::spawn([&] {
+    ::close(ready[0]);
+    const int fd = ::open(sk::alloc::segment_path(name).c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || ::flock(fd, LOCK_EX) != 0) return false;
+    const char c = 'L';
+    if (::write(ready[1], &c, 1) != 1) return false;
+    std::this_thread::sleep_for(hold);
+    ::close(fd);
+    return true;
+  });
+  ::close(ready[1]);
+  char c = 0;
+  const bool held = ::read(ready[0], &c, 1) == 1;
+  ::close(ready[0]);
+  return held ? pid : -pid;
+}
+
+}  // namespace
+
+// The fault behind the sweep's busy wait: two programs starting together
+// both sweep; one's momentary exclusive lock on a dead segment made the
+// other's create of that name fail with "already exists and is in use".
+TEST(StaleSegments, procs_create_waits_out_a_sweeper_looking_at_a_dead_segment) {
+  const std::string name = test_tag() + "-swept";
+  // (Retried if a parallel test's sweep removes the dead segment first.)
+  pid_t sweeper = -1;
+  for (int attempt = 0; attempt < 20 && sweeper <= 0; ++attempt) {
+    if (!make_dead_segment(name)) continue;
+    sweeper = hold_lock_like_a_sweeper(name, std::chrono::milliseconds(30));
+    if (sweeper < 0) alloctest::reap(-sweeper);
+  }
+  ASSERT_GT(sweeper, 0) << "could not set up a dead segment held by a sweeper";
+  {
+    auto s = sk::Share<TreeState>::create(name, kShareBytes);  // takes the dead one over
+    EXPECT_EQ(s->writes.load(), 0) << "the dead segment's contents were reused";
+  }
+  EXPECT_EQ(alloctest::reap(sweeper), 0);
+  sk::Share<TreeState>::unlink(name);
+}
+
+// The other side of that wait: a segment whose creator died but that a live
+// process still maps through a descriptor it inherited (no attach slot of its
+// own) is in use: create refuses it within a bounded time, the sweep keeps
+// it, and the holder's data stays intact.
+TEST(StaleSegments, procs_segment_kept_by_an_inheriting_child_of_a_dead_creator_survives) {
+  const std::string name = test_tag() + "-inherited";
+  int ready[2], go[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  ASSERT_EQ(::pipe(go), 0);
+  const pid_t creator = alloctest::spawn([&] {
+    auto s = sk::Share<TreeState>::create(name, kShareBytes);
+    s->writes += 41;
+    std::fflush(nullptr);
+    if (::fork() == 0) {  // the heir: keeps the mapping and the descriptor
+      s->writes += 1;
+      const char c = 'H';
+      if (::write(ready[1], &c, 1) != 1) ::_exit(3);
+      char g = 0;
+      const bool ok = ::read(go[0], &g, 1) == 1 && s->writes.load() == 42;
+      ::_exit(ok ? 0 : 1);
+    }
+    char c = 0;
+    return ::read(ready[0], &c, 1) == 1;  // the creator exits once the heir is set up
+  });
+  ::close(ready[1]);
+  ::close(go[0]);
+  ASSERT_EQ(alloctest::reap(creator), 0);
+  // The creator is dead and no live process has an attach slot: only the
+  // heir's inherited flock says "in use".
+  EXPECT_EQ(sk::alloc::check_segment(sk::alloc::segment_path(name), false).verdict, SegmentVerdict::in_use);
+  (void)sk::alloc::sweep_stale_segments();
+  EXPECT_TRUE(sk::alloc::Arena::exists(name)) << "the sweep removed a segment a live process maps";
+  const auto t0 = Clock::now();
+  EXPECT_THROW((void)sk::Share<TreeState>::create(name, kShareBytes), sk::alloc::SegmentError);
+  EXPECT_LT(Clock::now() - t0, std::chrono::seconds(2)) << "create waited far beyond its bound";
+  const char g = 'G';
+  ASSERT_EQ(::write(go[1], &g, 1), 1);
+  ::close(go[1]);
+  ::close(ready[0]);
+  // The heir is our grandchild: it was reparented to us (child subreaper,
+  // set by the first test in this binary) or to init; wait for the file's
+  // lock to go either way.
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+  const auto until = Clock::now() + std::chrono::seconds(10);
+  while (sk::alloc::check_segment(sk::alloc::segment_path(name), false).verdict == SegmentVerdict::in_use &&
+         Clock::now() < until) {
+    int st = 0;
+    (void)::waitpid(-1, &st, WNOHANG);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  // Now nobody uses it ("gone": a parallel test's sweep took it already).
+  const auto end = sk::alloc::check_segment(sk::alloc::segment_path(name), false).verdict;
+  EXPECT_TRUE(end == SegmentVerdict::stale || end == SegmentVerdict::gone);
+  sk::Share<TreeState>::unlink(name);
 }
