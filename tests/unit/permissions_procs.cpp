@@ -17,7 +17,6 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -229,7 +228,8 @@ std::string become_nobody() {
   if (::setgroups(0, nullptr) != 0) return std::string("setgroups: ") + std::strerror(errno);
   if (::setgid(kNogroup) != 0) return std::string("setgid: ") + std::strerror(errno);
   if (::setuid(kNobody) != 0) return std::string("setuid: ") + std::strerror(errno);
-  ::prctl(PR_SET_DUMPABLE, 1);  // keep /proc/self ours (owner ids read /proc/self/stat)
+  // Deliberately left non-dumpable, as every process that drops privileges
+  // is: named segments are linked through /proc/self/fd, which must still work.
   if (::getuid() != kNobody || ::geteuid() != kNobody || ::getgid() != kNogroup || ::getegid() != kNogroup)
     return "still privileged after setuid";
   return {};
@@ -240,7 +240,6 @@ std::string become_nobody() {
 std::string become_setuid_style() {
   if (::setgroups(0, nullptr) != 0) return std::string("setgroups: ") + std::strerror(errno);
   if (::setresuid(kNobody, 0, 0) != 0) return std::string("setresuid: ") + std::strerror(errno);
-  ::prctl(PR_SET_DUMPABLE, 1);
   if (::getuid() != kNobody || ::geteuid() != 0) return "setresuid did not give ruid 65534, euid 0";
   return {};
 }
