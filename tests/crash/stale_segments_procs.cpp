@@ -770,6 +770,8 @@ TEST(StaleSegments, procs_create_waits_out_a_sweeper_looking_at_a_dead_segment) 
 // own) is in use: create refuses it within a bounded time, the sweep keeps
 // it, and the holder's data stays intact.
 TEST(StaleSegments, procs_segment_kept_by_an_inheriting_child_of_a_dead_creator_survives) {
+  // The heir is our grandchild: once its parent exits it comes to us.
+  ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0) << std::strerror(errno);
   const std::string name = test_tag() + "-inherited";
   int ready[2], go[2];
   ASSERT_EQ(::pipe(ready), 0);
@@ -780,18 +782,20 @@ TEST(StaleSegments, procs_segment_kept_by_an_inheriting_child_of_a_dead_creator_
     std::fflush(nullptr);
     if (::fork() == 0) {  // the heir: keeps the mapping and the descriptor
       s->writes += 1;
-      const char c = 'H';
-      if (::write(ready[1], &c, 1) != 1) ::_exit(3);
+      const pid_t me[2] = {::getpid(), ::getpid()};  // one for the creator, one for the test
+      if (::write(ready[1], me, sizeof me) != static_cast<ssize_t>(sizeof me)) ::_exit(3);
       char g = 0;
       const bool ok = ::read(go[0], &g, 1) == 1 && s->writes.load() == 42;
       ::_exit(ok ? 0 : 1);
     }
-    char c = 0;
-    return ::read(ready[0], &c, 1) == 1;  // the creator exits once the heir is set up
+    pid_t heir = 0;
+    return ::read(ready[0], &heir, sizeof heir) == static_cast<ssize_t>(sizeof heir);  // exits once the heir is set up
   });
   ::close(ready[1]);
   ::close(go[0]);
   ASSERT_EQ(alloctest::reap(creator), 0);
+  pid_t heir = 0;
+  ASSERT_EQ(::read(ready[0], &heir, sizeof heir), static_cast<ssize_t>(sizeof heir));
   // The creator is dead and no live process has an attach slot: only the
   // heir's inherited flock says "in use".
   EXPECT_EQ(sk::alloc::check_segment(sk::alloc::segment_path(name), false).verdict, SegmentVerdict::in_use);
@@ -804,17 +808,8 @@ TEST(StaleSegments, procs_segment_kept_by_an_inheriting_child_of_a_dead_creator_
   ASSERT_EQ(::write(go[1], &g, 1), 1);
   ::close(go[1]);
   ::close(ready[0]);
-  // The heir is our grandchild: it was reparented to us (child subreaper,
-  // set by the first test in this binary) or to init; wait for the file's
-  // lock to go either way.
-  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
-  const auto until = Clock::now() + std::chrono::seconds(10);
-  while (sk::alloc::check_segment(sk::alloc::segment_path(name), false).verdict == SegmentVerdict::in_use &&
-         Clock::now() < until) {
-    int st = 0;
-    (void)::waitpid(-1, &st, WNOHANG);
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
+  // The heir (reparented to us) saw its data intact and exits.
+  EXPECT_EQ(alloctest::reap(heir), 0);
   // Now nobody uses it ("gone": a parallel test's sweep took it already).
   const auto end = sk::alloc::check_segment(sk::alloc::segment_path(name), false).verdict;
   EXPECT_TRUE(end == SegmentVerdict::stale || end == SegmentVerdict::gone);
