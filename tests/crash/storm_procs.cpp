@@ -278,7 +278,7 @@ class ShareStorm {
       EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "status " << st << "; " << ctl_->violation;
     }
     w.killed = killed;
-    w.ledger = mx::read_ledger(s.ledger);
+    if (const auto e = mx::set_ledger(o_, w, mx::read_ledger(s.ledger)); !e.empty()) ADD_FAILURE() << e;
     ::unlink(s.ledger.c_str());
     s.rx = mx::Rx{};
   }

@@ -31,6 +31,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cinttypes>
@@ -259,14 +260,41 @@ inline void run_worker(sk::Share<State> share, Control* ctl, int slot, std::uint
 
 // ---- parent side -------------------------------------------------------------
 
-// What the parent knows about one worker incarnation.
+// What the parent knows about one worker incarnation. Its ledger is always a
+// prefix of the cycle (set_ledger() checks that), so it is kept as the last
+// committed op alone: a soak's billions of ops need no memory.
 struct Incarnation {
   std::uint32_t inc = 0;
   bool killed = false;
-  std::vector<LogLine> ledger;       // what it logged as committed
-  std::uint64_t received = 0;        // pipe messages received (seq 1..received)
-  std::optional<OpAt> inflight;      // killed: the op after its last ledger line
+  OpAt last{0, 0};                // last committed op ({0, 0}: none)
+  std::uint64_t received = 0;     // pipe messages received (seq 1..received)
+  std::optional<OpAt> inflight;   // killed: the op after `last`
 };
+
+inline bool applies(const Options& o, std::uint32_t op, std::uint64_t seq) {
+  return seq >= 1 && op >= kAtomic && op < kOpEnd && ((op != kList && op != kLog) || has_list(o, seq));
+}
+// Whether w's ledger holds op `op` of cycle `seq`.
+inline bool logged(const Options& o, const Incarnation& w, std::uint32_t op, std::uint64_t seq) {
+  return applies(o, op, seq) && (seq < w.last.seq || (seq == w.last.seq && op <= w.last.op));
+}
+// Number of cycles in [1, n] that have List/Log ops.
+inline std::uint64_t list_cycles(const Options& o, std::uint64_t n) {
+  return std::min(n, o.list_until) / o.list_every;
+}
+// How many `op`s w's ledger holds.
+inline std::uint64_t logged_count(const Options& o, const Incarnation& w, std::uint32_t op) {
+  if (w.last.seq == 0) return 0;
+  const std::uint64_t full = w.last.seq - 1;
+  const std::uint64_t before = (op == kList || op == kLog) ? list_cycles(o, full) : full;
+  return before + (logged(o, w, op, w.last.seq) ? 1 : 0);
+}
+// The last cycle whose `op` w's ledger holds (0: none).
+inline std::uint64_t last_logged(const Options& o, const Incarnation& w, std::uint32_t op) {
+  for (std::uint64_t s = w.last.seq; s >= 1; --s)
+    if (logged(o, w, op, s)) return s;  // at most list_every steps back
+  return 0;
+}
 
 inline std::vector<LogLine> read_ledger(const std::string& path) {
   std::vector<LogLine> out;
@@ -282,23 +310,18 @@ inline std::vector<LogLine> read_ledger(const std::string& path) {
   return out;
 }
 
-// Ledger of a worker that completed `cycles` whole cycles (no kills).
-inline std::vector<LogLine> synth_ledger(const Options& o, std::uint32_t inc, std::uint64_t cycles) {
-  std::vector<LogLine> out;
-  for (OpAt a = next_op(o, {0, 0}); a.seq <= cycles; a = next_op(o, a)) out.push_back({a.op, inc, a.seq});
-  return out;
-}
-
-// Checks a ledger's own shape (the cycle order) and sets `inflight` for a
-// killed incarnation. Returns an error text or "".
-inline std::string close_ledger(const Options& o, Incarnation& w) {
+// Checks that a ledger follows the cycle order exactly (nothing skipped,
+// repeated or reordered), records its last op and, for a killed incarnation,
+// the in-flight op after it. Returns an error text or "".
+inline std::string set_ledger(const Options& o, Incarnation& w, const std::vector<LogLine>& ledger) {
   OpAt cur{0, 0};
-  for (const LogLine& l : w.ledger) {
+  for (const LogLine& l : ledger) {
     const OpAt want = next_op(o, cur);
     if (l.op != want.op || l.seq != want.seq || l.inc != w.inc)
       return "ledger of inc " + std::to_string(w.inc) + " out of order at seq " + std::to_string(l.seq);
     cur = want;
   }
+  w.last = cur;
   if (w.killed) w.inflight = next_op(o, cur);
   return "";
 }
@@ -310,40 +333,38 @@ struct Verdict {
   std::string summary;
 };
 
-inline Verdict verify(const Options& o, State& s, std::vector<Incarnation>& all) {
+inline Verdict verify(const Options& o, State& s, const std::vector<Incarnation>& all) {
   Verdict v;
   auto err = [&](std::string e) {
     if (v.errors.size() < 20) v.errors.push_back(std::move(e));
   };
-  std::uint64_t logged[kOpEnd] = {};
+  std::uint64_t total[kOpEnd] = {};
   std::uint64_t inflight[kOpEnd] = {};
-  std::set<std::pair<std::uint32_t, std::uint64_t>> logged_set[kOpEnd];  // value, list, log
   std::map<std::uint32_t, const Incarnation*> by_inc;
-  for (Incarnation& w : all) {
-    if (auto e = close_ledger(o, w); !e.empty()) err(e);
+  for (const Incarnation& w : all) {
     by_inc[w.inc] = &w;
-    std::uint64_t last_pipe = 0;
-    for (const LogLine& l : w.ledger) {
-      ++logged[l.op];
-      if (l.op == kValue || l.op == kList || l.op == kLog) logged_set[l.op].insert({l.inc, l.seq});
-      if (l.op == kPipe) last_pipe = l.seq;
+    for (std::uint32_t op = kAtomic; op < kOpEnd; ++op) {
+      total[op] += logged_count(o, w, op);
+      v.ops += logged_count(o, w, op);
     }
-    v.ops += w.ledger.size();
     v.messages += w.received;
     if (w.inflight) ++inflight[w.inflight->op];
+    const std::uint64_t last_pipe = last_logged(o, w, kPipe);
     const bool pipe_inflight = w.inflight && w.inflight->op == kPipe;
     if (w.received < last_pipe || w.received > last_pipe + (pipe_inflight ? 1 : 0))
       err("pipe of inc " + std::to_string(w.inc) + ": received " + std::to_string(w.received) + ", logged sent " +
           std::to_string(last_pipe) + (pipe_inflight ? " (+1 in flight)" : ""));
   }
-  auto is_inflight = [&](std::uint32_t op, std::uint32_t inc, std::uint64_t seq) {
-    auto it = by_inc.find(inc);
-    return it != by_inc.end() && it->second->inflight && it->second->inflight->op == op &&
-           it->second->inflight->seq == seq;
+  // Logged or in flight: the only operations the state may contain.
+  auto made = [&](std::uint32_t op, std::uint32_t inc, std::uint64_t seq) {
+    const auto it = by_inc.find(inc);
+    if (it == by_inc.end()) return false;
+    const Incarnation& w = *it->second;
+    return logged(o, w, op, seq) || (w.inflight && w.inflight->op == op && w.inflight->seq == seq);
   };
   auto in_range = [&](const char* what, long got, std::uint32_t op) {
-    const auto lo = static_cast<long>(logged[op]);
-    const auto hi = static_cast<long>(logged[op] + inflight[op]);
+    const auto lo = static_cast<long>(total[op]);
+    const auto hi = static_cast<long>(total[op] + inflight[op]);
     if (got < lo || got > hi)
       err(std::string(what) + " = " + std::to_string(got) + ", expected [" + std::to_string(lo) + ", " +
           std::to_string(hi) + "]");
@@ -359,20 +380,17 @@ inline Verdict verify(const Options& o, State& s, std::vector<Incarnation>& all)
   {
     const Rec r = s.value.load();
     if (!rec_ok(r)) err("Value torn at the end");
-    else if (logged[kValue] + inflight[kValue] > 0 && !logged_set[kValue].count({static_cast<std::uint32_t>(r.inc), r.seq}) &&
-             !is_inflight(kValue, static_cast<std::uint32_t>(r.inc), r.seq))
+    else if (total[kValue] + inflight[kValue] > 0 && !made(kValue, static_cast<std::uint32_t>(r.inc), r.seq))
       err("Value holds a store nobody made: inc " + std::to_string(r.inc) + " seq " + std::to_string(r.seq));
   }
   {
     const auto m = s.latest.load();
     for (const auto& [inc, w] : by_inc) {
-      std::uint64_t last = 0;
-      for (const LogLine& l : w->ledger)
-        if (l.op == kObject) last = l.seq;
+      const std::uint64_t last = last_logged(o, *w, kObject);
       const auto it = m.find(inc);
       const bool in = it != m.end();
       const bool ok = (in && it->second == last && last != 0) || (!in && last == 0) ||
-                      (in && is_inflight(kObject, inc, it->second));
+                      (in && w->inflight && w->inflight->op == kObject && w->inflight->seq == it->second);
       if (!ok)
         err("Object latest[" + std::to_string(inc) + "] = " + (in ? std::to_string(it->second) : "absent") +
             ", last logged update " + std::to_string(last));
@@ -384,12 +402,16 @@ inline Verdict verify(const Options& o, State& s, std::vector<Incarnation>& all)
                             const std::vector<std::pair<std::uint32_t, std::uint64_t>>& seen) {
     std::set<std::pair<std::uint32_t, std::uint64_t>> uniq;
     for (const auto& e : seen) {
-      if (!uniq.insert(e).second) err(std::string(what) + " duplicate inc " + std::to_string(e.first) + " seq " + std::to_string(e.second));
-      if (!logged_set[op].count(e) && !is_inflight(op, e.first, e.second))
-        err(std::string(what) + " element nobody appended: inc " + std::to_string(e.first) + " seq " + std::to_string(e.second));
+      if (!uniq.insert(e).second)
+        err(std::string(what) + " duplicate inc " + std::to_string(e.first) + " seq " + std::to_string(e.second));
+      if (!made(op, e.first, e.second))
+        err(std::string(what) + " element nobody appended: inc " + std::to_string(e.first) + " seq " +
+            std::to_string(e.second));
     }
-    for (const auto& e : logged_set[op])
-      if (!uniq.count(e)) err(std::string(what) + " lost inc " + std::to_string(e.first) + " seq " + std::to_string(e.second));
+    for (const auto& [inc, w] : by_inc)
+      for (std::uint64_t q = o.list_every; q <= std::min(w->last.seq, o.list_until); q += o.list_every)
+        if (logged(o, *w, op, q) && !uniq.count({inc, q}))
+          err(std::string(what) + " lost inc " + std::to_string(inc) + " seq " + std::to_string(q));
   };
   {
     std::vector<std::pair<std::uint32_t, std::uint64_t>> seen;
@@ -412,10 +434,12 @@ inline Verdict verify(const Options& o, State& s, std::vector<Incarnation>& all)
     }
     check_elements("Log", kLog, seen);
   }
+  std::uint64_t in_flight = 0;
+  for (auto x : inflight) in_flight += x;
   char buf[256];
-  std::snprintf(buf, sizeof buf, "ops %" PRIu64 " (in flight at kills: %" PRIu64 "), messages %" PRIu64 ", list %zu, log %zu",
-                v.ops, [&] { std::uint64_t t = 0; for (auto x : inflight) t += x; return t; }(), v.messages,
-                s.items.size(), s.log.size());
+  std::snprintf(buf, sizeof buf,
+                "ops %" PRIu64 " (in flight at kills: %" PRIu64 "), messages %" PRIu64 ", list %zu, log %zu", v.ops,
+                in_flight, v.messages, s.items.size(), s.log.size());
   v.summary = buf;
   return v;
 }
