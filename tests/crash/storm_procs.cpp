@@ -121,7 +121,7 @@ class ShareStorm {
       }
     }
     // Stop: every worker finishes its cycle, closes its pipe and exits 0.
-    ctl_->stop.store(1, std::memory_order_release);
+    ctl_->stop.store(1, std::memory_order_release);  // SYNC POINT: pairs with the workers' acquire load
     for (int i = 0; i < n_; ++i) {
       finish(i, false);
       if (::testing::Test::HasFatalFailure()) return;
@@ -388,7 +388,8 @@ PoolStormResult pool_storm(std::uint64_t kills_target, std::uint64_t seed, bool 
 
 TEST(Storm, procs_4workers_mixed_share_pipe_pool_200_sigkills) {
   using ::testing::Test;
-  const std::uint64_t seed = env_u64("SK_STORM_SEED", static_cast<std::uint64_t>(Clock::now().time_since_epoch().count()));
+  const auto now = static_cast<std::uint64_t>(Clock::now().time_since_epoch().count());
+  const std::uint64_t seed = env_u64("SK_STORM_SEED", now);
   const std::uint64_t total = env_u64("SK_STORM_KILLS", 200);
   const std::uint64_t share_kills = total * 7 / 10, pool_kills = total - share_kills;
   std::printf("storm seed %llu (rerun with SK_STORM_SEED=%llu), %llu kills\n", static_cast<unsigned long long>(seed),
@@ -396,7 +397,8 @@ TEST(Storm, procs_4workers_mixed_share_pipe_pool_200_sigkills) {
   std::fflush(stdout);
   {
     const std::string kids = "/proc/self/task/" + std::to_string(::syscall(SYS_gettid)) + "/children";
-    if (::access(kids.c_str(), R_OK) != 0) GTEST_SKIP() << "needs " << kids << " (CONFIG_PROC_CHILDREN) to find Pool workers";
+    if (::access(kids.c_str(), R_OK) != 0)
+      GTEST_SKIP() << "needs " << kids << " (CONFIG_PROC_CHILDREN) to find Pool workers";
   }
   const auto t0 = Clock::now();
   {

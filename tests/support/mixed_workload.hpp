@@ -229,6 +229,8 @@ inline void run_worker(sk::Share<State> share, Control* ctl, int slot, std::uint
   while (!tx.send_for(Msg{inc, 0}, std::chrono::milliseconds(100))) {
   }
   beat.fetch_add(1, std::memory_order_relaxed);
+  // SYNC POINT: acquire pairs with the parent's release store of `stop`
+  // (nothing else is published with it; a late stop only costs one cycle).
   for (std::uint64_t seq = 1; ctl->stop.load(std::memory_order_acquire) == 0; ++seq) {
     s.total += 1;
     done(kAtomic, seq);
@@ -253,6 +255,8 @@ inline void run_worker(sk::Share<State> share, Control* ctl, int slot, std::uint
     while (!tx.send_for(m, std::chrono::milliseconds(100))) {
     }
     done(kPipe, seq);
+    // SYNC POINT: release; the parent reads it after waitpid() (which orders
+    // it anyway) as the count of whole cycles this worker committed.
     ctl->cycles[slot].store(seq, std::memory_order_release);
   }
   tx.close();
@@ -396,7 +400,8 @@ inline Verdict verify(const Options& o, State& s, const std::vector<Incarnation>
             ", last logged update " + std::to_string(last));
     }
     for (const auto& [inc, seq] : m)
-      if (!by_inc.count(inc)) err("Object latest has unknown inc " + std::to_string(inc) + " seq " + std::to_string(seq));
+      if (!by_inc.count(inc))
+        err("Object latest has unknown inc " + std::to_string(inc) + " seq " + std::to_string(seq));
   }
   auto check_elements = [&](const char* what, std::uint32_t op,
                             const std::vector<std::pair<std::uint32_t, std::uint64_t>>& seen) {
