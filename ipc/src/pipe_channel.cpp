@@ -113,7 +113,9 @@ void PipeEnd::unlink(std::string_view name) { Arena::unlink(name); }
 
 PipeEnd::PipeEnd(Arena arena, PipeRole role) : arena_(std::move(arena)), role_(role) {
   const Offset root = arena_.root();
-  if (root == 0 || !arena_.view().contains(root, sizeof(PipeBlock)))
+  // A misaligned root from a damaged header would be undefined behaviour
+  // on first access (found by tests/fuzz/fuzz_segment_attach, UBSan).
+  if (root == 0 || root % alignof(PipeBlock) != 0 || !arena_.view().contains(root, sizeof(PipeBlock)))
     throw PipeEndpointError("sk::Pipe: the segment '" + arena_.name() + "' holds no pipe");
   blk_ = arena_.ptr<PipeBlock>(root);
   if (blk_->magic != PipeBlock::kMagic || blk_->version != PipeBlock::kVersion)
@@ -127,6 +129,17 @@ PipeEnd::PipeEnd(Arena arena, PipeRole role) : arena_(std::move(arena)), role_(r
   };
   ByteRing* to_point = ring_at(0);
   ByteRing* to_anchor = ring_at(1);
+  // The rings and limits must be ones this code can use. A damaged header
+  // could leave a ring missing (null dereference on first use) or promise
+  // inline messages larger than the ring takes (RingError from send, which
+  // the API does not document). Found by tests/fuzz/fuzz_segment_attach
+  // (pipe mode): neither was checked.
+  const bool one_way = blk_->one_way != 0;
+  if (to_point == nullptr || (!one_way && to_anchor == nullptr) || blk_->inline_max > to_point->max_message() ||
+      (to_anchor != nullptr && blk_->inline_max > to_anchor->max_message()) || blk_->max_message > arena_.capacity())
+    throw PipeEndpointError("sk::Pipe: the segment '" + arena_.name() +
+                            "' holds a damaged pipe (missing ring or inconsistent limits); unlink it and create "
+                            "the pipe again");
   if (role_ == PipeRole::anchor) {
     out_ = to_point;
     in_ = to_anchor;

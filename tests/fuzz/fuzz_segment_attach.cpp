@@ -24,6 +24,12 @@
 //              3 natural minus a u16 read right after flags
 //   flags & 8  open with the template's layout hash (else 0: unchecked)
 //   flags & 16 after a successful open, allocate and free a block
+//   flags & 32 pipe mode: the template is a real named sk::Pipe segment
+//              (patches at off % 12288 reach the arena header, the PipeBlock
+//              and both ring headers) and the file is attached with
+//              PipeEnd::attach as point and anchor, which then send a small
+//              and a large message and receive them (zero timeouts). Allowed:
+//              sk::alloc::ArenaError, sk::PipeError, sk::core::RingCorrupt.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -31,6 +37,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -39,6 +46,9 @@
 #include <sk/alloc/errors.hpp>
 #include <sk/alloc/header.hpp>
 #include <sk/alloc/sweep.hpp>
+#include <sk/core/byte_ring.hpp>
+#include <sk/ipc/pipe_channel.hpp>
+#include <sk/ipc/pipe_errors.hpp>
 
 #include <sanitizer/common_interface_defs.h>
 
@@ -85,6 +95,59 @@ const std::vector<std::uint8_t>& valid_template() {
   return t;
 }
 
+// A real named duplex pipe's segment file (small rings), made once.
+const std::vector<std::uint8_t>& pipe_template() {
+  static const std::vector<std::uint8_t> t = [] {
+    const std::string tpl = name() + "-pipe";
+    std::vector<std::uint8_t> bytes;
+    {
+      sk::ipc::PipeOptions o;
+      o.ring_bytes = 1024;
+      o.inline_max = 128;
+      o.arena_bytes = 80 * 1024;
+      auto ends = sk::ipc::PipeEnd::create(false, o, tpl);
+      bytes = read_file(sk::alloc::Arena::path_for(tpl));
+    }
+    sk::ipc::PipeEnd::unlink(tpl);
+    return bytes;
+  }();
+  return t;
+}
+
+// SK_FUZZ_VERBOSE=1: print the documented exceptions too (debugging seeds).
+void verbose(const std::exception& e) {
+  static const bool on = std::getenv("SK_FUZZ_VERBOSE") != nullptr;
+  if (on) std::fprintf(stderr, "documented: %s\n", e.what());
+}
+
+// Attaches both ends of the pipe in the fuzz file and moves two messages.
+void exercise_pipe() {
+  using sk::ipc::PipeEnd;
+  using sk::ipc::PipeRole;
+  try {
+    auto point = PipeEnd::attach(name(), PipeRole::point, false);
+    auto anchor = PipeEnd::attach(name(), PipeRole::anchor, false);
+    const std::vector<std::byte> small(16, std::byte{1}), large(600, std::byte{2});
+    (void)anchor->send_bytes(small, 0, PipeEnd::Clock::now());
+    (void)anchor->send_bytes(large, 0, PipeEnd::Clock::now());
+    for (int i = 0; i < 3; ++i) {
+      auto m = point->receive(PipeEnd::Clock::now());
+      if (!m) break;
+      const auto map = point->mapping();
+      if (!m->bytes.empty() && (m->bytes.data() < map.data() ||
+                                m->bytes.data() + m->bytes.size() > map.data() + map.size()))
+        sk_fuzz::fail("a received pipe message points outside the mapping");
+      point->consume(*m);
+    }
+  } catch (const sk::alloc::ArenaError& e) {
+    verbose(e);
+  } catch (const sk::PipeError& e) {
+    verbose(e);
+  } catch (const sk::core::RingCorrupt& e) {
+    verbose(e);
+  }
+}
+
 void write_file(const std::string& path, const std::vector<std::uint8_t>& content, std::size_t size) {
   ::unlink(path.c_str());
   const int fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -127,6 +190,7 @@ static void remove_fuzz_file() { ::unlink(sk::alloc::Arena::path_for(name()).c_s
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   (void)valid_template();
+  (void)pipe_template();
   sk_fuzz::on_fail = remove_fuzz_file;
   __sanitizer_set_death_callback(remove_fuzz_file);  // ASan / UBSan reports
   return 0;
@@ -141,10 +205,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::uint32_t alloc_bytes = (flags & 16) ? in.u16() : 0;
 
   std::vector<std::uint8_t> content;
+  const bool pipe = (flags & 32) != 0;
   if (flags & 1) {
-    content = valid_template();
+    content = pipe ? pipe_template() : valid_template();
     while (!in.empty()) {
-      const std::size_t off = in.u16() % sk::alloc::kHeaderBytes;
+      const std::size_t off = in.u16() % (pipe ? 3 * sk::alloc::kHeaderBytes : sk::alloc::kHeaderBytes);
       std::size_t n = in.u8() % 64;
       const std::uint8_t* b = in.bytes(n);
       n = std::min(n, content.size() - off);
@@ -171,17 +236,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   write_file(path, content, file_size);
   try {
     (void)sk::alloc::check_segment(path, false);
-    try {
-      const sk::alloc::Layout want = (flags & 8) ? layout() : sk::alloc::Layout{};
-      const sk::alloc::Arena a = sk::alloc::Arena::open(name(), want, std::chrono::milliseconds(1));
-      exercise(a, file_size, (flags & 16) != 0, alloc_bytes);
-    } catch (const sk::alloc::ArenaError&) {
-      // the documented outcome for a bad segment
+    if (pipe) {
+      exercise_pipe();
+    } else {
+      try {
+        const sk::alloc::Layout want = (flags & 8) ? layout() : sk::alloc::Layout{};
+        const sk::alloc::Arena a = sk::alloc::Arena::open(name(), want, std::chrono::milliseconds(1));
+        exercise(a, file_size, (flags & 16) != 0, alloc_bytes);
+      } catch (const sk::alloc::ArenaError& e) {
+        verbose(e);  // the documented outcome for a bad segment
+      }
     }
   } catch (const std::exception& e) {
     ::unlink(path.c_str());
     std::fprintf(stderr, "undocumented exception: %s\n", e.what());
-    sk_fuzz::fail("segment attach threw something other than an sk::alloc::ArenaError");
+    sk_fuzz::fail("segment attach threw an exception it does not document (see the top of this file)");
   }
   ::unlink(path.c_str());
   return 0;
@@ -215,6 +284,8 @@ int main(int argc, char** argv) {
   put(raw(0x00, {}, header.size()));                   // raw header only: truncated segment
   put(raw(0x00, {}, 700));                             // header cut inside the layout text
   put(raw(0x02, {0x00, 0x00, 0x10, 0x00}, 64));        // 64 header bytes, sparse 1 MiB file
+  put({0x01 | 0x20});                                  // valid pipe segment: attach, send, receive
+  put({0x01 | 0x20, 0x28, 0x10, 0x08, 0xff, 0xff, 0, 0, 0, 0, 0, 0});  // pipe: PipeBlock inline_max patched
   return 0;
 }
 #endif
