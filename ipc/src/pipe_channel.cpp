@@ -171,6 +171,24 @@ void PipeEnd::claim() {
                           "its own end of a Pipe::pair()");
 }
 
+void PipeEnd::give_peer_to(pid_t pid) {
+  const std::uint32_t start = alloc::process_start_time(pid);
+  if (pid <= 0 || start == 0)
+    throw PipeEndpointError("sk::Pipe::give_peer_to(" + std::to_string(pid) +
+                            "): no such process; pass the pid of the process that uses the other end (fork's "
+                            "return value in the parent)");
+  const std::uint64_t owner = OwnerId{static_cast<std::uint32_t>(pid), start}.pack();
+  std::uint64_t expected = 0;
+  auto& word = blk_->owner[peer()];
+  // SYNC POINT: acq_rel CAS, as in claim(): the peer's own claim then finds
+  // its id already there (expected == self) and proceeds; our liveness
+  // checks read it with acquire.
+  if (word.compare_exchange_strong(expected, owner, std::memory_order_acq_rel) || expected == owner) return;
+  throw PipeEndpointError(std::string("sk::Pipe::give_peer_to(") + std::to_string(pid) + "): the " +
+                          role_name(static_cast<PipeRole>(peer())) + " endpoint already belongs to process " +
+                          pid_text(expected) + "; give each process its own end of a Pipe::pair()");
+}
+
 void PipeEnd::check_open() const {
   if (closed_)
     throw PipeEndpointError(std::string("sk::Pipe: this ") + role_name(role_) +

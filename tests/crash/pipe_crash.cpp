@@ -76,6 +76,9 @@ TEST(PipeCrash, receiver_sigkilled_while_sender_blocked_on_full_ring) {
     (void)p.recv<int>();  // claim the point, then stop reading
     for (;;) pause();
   }
+  // On a loaded machine the child may be killed before its recv() claimed
+  // the point: name it as the owner so that is PeerClosed too, not a wait.
+  a.give_peer_to(pid);
   a.send(0);
   std::thread killer([pid] {
     std::this_thread::sleep_for(100ms);
@@ -90,6 +93,52 @@ TEST(PipeCrash, receiver_sigkilled_while_sender_blocked_on_full_ring) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
   killer.join();
   reap(pid);
+}
+
+// A child that dies before it ever used its end: the parent named it as the
+// peer's owner (give_peer_to), so its recv() ends with PeerClosed instead of
+// waiting as long as the pipe's creator (the parent itself) lives.
+TEST(PipeCrash, peer_given_to_child_killed_before_first_use_is_peer_closed) {
+  for (int round = 0; round < 3; ++round) {
+    auto [a, p] = sk::Pipe::pair(small_ring());
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      for (;;) pause();  // never touches `p`
+    }
+    a.give_peer_to(pid);
+    std::thread killer([pid, round] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20 * round));
+      kill(pid, SIGKILL);
+    });
+    const auto t0 = std::chrono::steady_clock::now();
+    EXPECT_THROW((void)a.recv<int>(), sk::PeerClosed);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
+    killer.join();
+    reap(pid);
+  }
+}
+
+// The child named as the owner then uses its end normally: its claim finds
+// its own id there; a third process cannot take the end.
+TEST(PipeCrash, peer_given_to_child_works_and_cannot_be_given_twice) {
+  auto [a, p] = sk::Pipe::pair(small_ring());
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    p.send(41);
+    _exit(p.recv<int>() == 42 ? 0 : 1);
+  }
+  a.give_peer_to(pid);
+  EXPECT_NO_THROW(a.give_peer_to(pid));  // the same owner again: fine
+  EXPECT_THROW(a.give_peer_to(getpid()), sk::PipeEndpointError);
+  EXPECT_THROW(a.give_peer_to(999999999), sk::PipeEndpointError);
+  EXPECT_EQ(a.recv<int>(), 41);
+  a.send(42);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_THROW((void)a.recv<int>(), sk::PeerClosed);
 }
 
 TEST(PipeCrash, hostile_peer_corrupt_record_header_throws_ring_corrupt) {

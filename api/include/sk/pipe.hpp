@@ -214,6 +214,12 @@ class PipeEndpoint {
     if (end_) end_->close();
   }
   bool peer_alive() const noexcept { return end_ && end_->peer_alive(); }
+  // The other end belongs to process `pid` (call it in the parent right after
+  // forking the child that uses the other end). Without it, a child that
+  // dies before it ever used its end leaves this end waiting as long as the
+  // pipe's creator lives (the end could still be handed to someone else);
+  // with it, that death is PeerClosed within the liveness slice.
+  void give_peer_to(pid_t pid) { end().give_peer_to(pid); }
   // Largest message (encoded bytes or loan size) this pipe accepts.
   std::size_t max_message() const noexcept { return end_ ? end_->max_message() : 0; }
   explicit operator bool() const noexcept { return end_ != nullptr; }

@@ -20,6 +20,8 @@
 // everything the peer committed has been received.
 //
 // An endpoint handle is not thread-safe: one thread at a time per endpoint.
+#include <sys/types.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -132,6 +134,14 @@ class PipeEnd {
   // Closes this endpoint if this process claimed it (the peer then sees
   // PeerClosed); otherwise only this handle stops working here.
   void close() noexcept;
+  // Records that the other end belongs to process `pid` (a child this process
+  // forked to use it) before that process has used it. Until an end is used,
+  // its owner is unknown and the waiting side can only assume the creator may
+  // still hand it on; with the owner recorded, the peer dying before it ever
+  // used its end is PeerClosed here instead of a wait as long as the creator
+  // lives. Throws PipeEndpointError if another process already owns that end
+  // or `pid` does not exist.
+  void give_peer_to(pid_t pid);
   bool peer_alive() const noexcept;
   std::size_t max_message() const noexcept { return static_cast<std::size_t>(blk_->max_message); }
   bool one_way() const noexcept { return blk_->one_way != 0; }
