@@ -36,7 +36,7 @@ def run_time(raw):
     try:
         return open(os.path.join(raw, "run.time")).read().strip()
     except OSError:
-        return datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC")
+        return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def load_raw(raw):
