@@ -14,9 +14,10 @@
 // same chunk meanwhile wait for it (bounded spin, then yield, checking the
 // installer is alive). Letting every racer allocate its own copy and free
 // the losers' instead made 16 processes that reach a 4 MiB chunk together
-// ask for 64 MiB at once (ArenaFull in an arena that was 94% free). A cell is one state word plus the element:
-// inline (its bytes in words) when T is trivially copyable, else {offset,
-// bytes} of an arena block holding the sk::ser payload.
+// ask for 64 MiB at once (ArenaFull in an arena that was 94% free).
+// A cell is one state word plus the element: inline (its bytes in words) when
+// T is trivially copyable, else {offset, bytes} of an arena block holding the
+// sk::ser payload.
 //
 // Append: claim the cell at `reserved` with a CAS of its state word from
 // empty to the writer's OwnerId (pid + start time), then move `reserved` on
@@ -260,8 +261,9 @@ class List {
   }
 
   // Allocates, zeroes and publishes chunk k unless another process does it
-  // first; returns its offset. Throws ArenaFull (the cell claim is undone by
-  // the caller) if the arena has no room for it.
+  // first; returns its offset. Throws ArenaFull if the arena has no room for
+  // it (the append that needed it has claimed no cell yet: claim() asks for
+  // the cell's chunk before its CAS).
   std::uint64_t install_chunk(std::size_t k) const {
     auto& slot = chunks_[k];
     const std::uint64_t me = alloc::self_owner().pack();
