@@ -31,7 +31,7 @@ struct Mapping {
   ~Mapping() {
     // A forked child that inherited this handle holds no slot of its own:
     // only the process that claimed the slot clears it.
-    if (slot >= 0 && seg.base() && self_owner().pack() == slot_value) {
+    if (slot >= 0 && seg.base() && registered_owner() == slot_value) {
       std::uint64_t expected = slot_value;
       // SYNC POINT: release orders our last uses of the segment before the
       // slot reads as free to the sweep (which then may remove the name).
@@ -154,6 +154,7 @@ Arena finish(std::shared_ptr<detail::Mapping> m, Arena::InitFn& init) {
 
 Arena Arena::create_anonymous(std::size_t capacity, Layout layout, InitFn init) {
   const std::size_t cap = round_capacity(capacity);
+  register_self();  // owner words in this arena name us: be checkable before the first one
   auto m = std::make_shared<detail::Mapping>();
   m->seg = Segment::map_anonymous(cap);
   write_header(m->seg.base(), cap, "", layout);
@@ -163,6 +164,7 @@ Arena Arena::create_anonymous(std::size_t capacity, Layout layout, InitFn init) 
 Arena Arena::create(std::string_view name, std::size_t capacity, Layout layout, InitFn init) {
   const std::string path = segment_path(name);
   const std::size_t cap = round_capacity(capacity);
+  register_self();
   sweep_stale_segments();
   for (int attempt = 0; attempt < 4; ++attempt) {
     std::optional<Segment> seg = Segment::create_file(path, cap);
@@ -208,6 +210,7 @@ Arena Arena::create(std::string_view name, std::size_t capacity, Layout layout, 
 
 Arena Arena::open(std::string_view name, Layout layout, std::chrono::milliseconds init_timeout) {
   const std::string path = segment_path(name);
+  register_self();
   const auto start = std::chrono::steady_clock::now();
   const auto deadline = start + init_timeout;
   const auto waited_ms = [&] {
@@ -227,7 +230,7 @@ Arena Arena::open(std::string_view name, Layout layout, std::chrono::millisecond
       // It vanished while we waited for its initialization: the sweep (or
       // the creator's failure path) removed it.
       if (!waited_for.empty())
-        throw BadSegment(who + ": its creator (pid " + std::to_string(waited_for.pid) + ") " +
+        throw BadSegment(who + ": its creator (" + describe_owner(waited_for) + ") " +
                          (is_alive(waited_for) ? "gave up" : "died during initialization") +
                          " and the segment was removed while we waited; create it again");
       throw;
@@ -274,16 +277,16 @@ Arena Arena::open(std::string_view name, Layout layout, std::chrono::millisecond
 
     const auto state = static_cast<InitState>(h.init_state);
     if (state == InitState::failed)
-      throw BadSegment(who + ": its creator (pid " + std::to_string(creator.pid) +
+      throw BadSegment(who + ": its creator (" + describe_owner(creator) +
                        ") failed to initialize it; create it again");
     if (state == InitState::initializing) {
       if (locked || !is_alive(creator))
-        throw BadSegment(who + ": its creator (pid " + std::to_string(creator.pid) +
+        throw BadSegment(who + ": its creator (" + describe_owner(creator) +
                          ") died during initialization; remove it with sk::alloc::Arena::unlink(\"" +
                          std::string(name) + "\") or sk::alloc::sweep_stale_segments() and create it again");
       waited_for = creator;
       if (late)
-        throw SegmentError(who + " is still being initialized by pid " + std::to_string(creator.pid) + " after " +
+        throw SegmentError(who + " is still being initialized by " + describe_owner(creator) + " after " +
                            waited_ms() + " ms; pass a longer init_timeout to Arena::open");
       sleep_step(step);
       continue;
@@ -319,6 +322,24 @@ Arena Arena::open(std::string_view name, Layout layout, std::chrono::millisecond
       throw BadSegment(who + " has a corrupt header (header size " + std::to_string(mh.header_bytes) +
                        ", data start " + std::to_string(mh.data_start) + ", expected " +
                        std::to_string(kHeaderBytes) + "); unlink it and create it again");
+    // Every allocator word must lie inside what we mapped before anything
+    // follows it (issue #14: a capacity below the allocated mark or a root
+    // past the data crashed the opener with SIGSEGV).
+    const std::uint64_t bump = mh.bump.load(std::memory_order_relaxed);
+    const std::uint64_t used = mh.used.load(std::memory_order_relaxed);
+    const std::uint64_t root = mh.root.load(std::memory_order_relaxed);
+    const auto corrupt = [&](const std::string& what) {
+      return BadSegment(who + " has a corrupt header: " + what + " (capacity " + std::to_string(h.capacity) +
+                        "); it was damaged or written by something else: unlink it and create it again");
+    };
+    if (mh.capacity != h.capacity) throw corrupt("its capacity changed while it was opened");
+    if (bump < kHeaderBytes || bump > h.capacity || bump % kMinBlock != 0)
+      throw corrupt("the allocation mark " + std::to_string(bump) + " is outside [" + std::to_string(kHeaderBytes) +
+                    ", capacity] or not a multiple of " + std::to_string(kMinBlock));
+    if (used > h.capacity) throw corrupt("the used byte count " + std::to_string(used) + " exceeds the capacity");
+    if (root != kNullOffset && (root < kHeaderBytes || root >= bump || root % kMinBlock != 0))
+      throw corrupt("the root offset " + std::to_string(root) + " is not inside the allocated range [" +
+                    std::to_string(kHeaderBytes) + ", " + std::to_string(bump) + ") or is misaligned");
     auto m = std::make_shared<detail::Mapping>();
     m->seg = std::move(seg);
     m->name = std::string(name);

@@ -42,15 +42,15 @@ HeaderSnapshot read_header(int fd) noexcept {
   return decode_header(raw, pread_all(fd, raw, sizeof raw));
 }
 
-// A live attacher or the creator of the segment whose header is `h`, or 0.
-std::uint32_t live_owner(const HeaderSnapshot& h) {
+// A live attacher or the creator of the segment whose header is `h`, or none.
+OwnerId live_owner(const HeaderSnapshot& h) {
   for (const std::uint64_t slot : h.attach) {
     const OwnerId o = OwnerId::unpack(slot);
-    if (!o.empty() && is_alive(o)) return o.pid;
+    if (!o.empty() && is_alive(o)) return o;
   }
   const OwnerId c = OwnerId::unpack(h.creator);
-  if (!c.empty() && is_alive(c)) return c.pid;
-  return 0;
+  if (!c.empty() && is_alive(c)) return c;
+  return {};
 }
 
 }  // namespace
@@ -76,7 +76,7 @@ SegmentStatus check_segment(const std::string& path, bool remove_if_stale, std::
   // exclusive one until ready). If we cannot lock it exclusively, it is in use.
   if (::flock(f.fd, LOCK_EX | LOCK_NB) != 0) {
     if (const HeaderSnapshot h = read_header(f.fd); h.complete() && h.magic == kSegmentMagic)
-      st.live_pid = live_owner(h);
+      st.live_pid = owner_pid(live_owner(h));
     // Fault found by tests/crash/stale_segments_procs.cpp: a concurrent
     // sweeper's momentary exclusive lock on a dead segment read as "in use",
     // so Arena::create of that name failed with "already exists and is in
@@ -120,10 +120,10 @@ SegmentStatus check_segment(const std::string& path, bool remove_if_stale, std::
     st.verdict = SegmentVerdict::foreign;
     st.why = "it is truncated or has another format version";
     return st;
-  } else if (const std::uint32_t pid = live_owner(h); pid != 0) {
+  } else if (const OwnerId o = live_owner(h); !o.empty()) {
     st.verdict = SegmentVerdict::in_use;
-    st.live_pid = pid;
-    st.why = "process " + std::to_string(pid) + " is attached to it and alive";
+    st.live_pid = owner_pid(o);
+    st.why = "a live process (" + describe_owner(o) + ") is attached to it";
     return st;
   } else {
     st.verdict = SegmentVerdict::stale;

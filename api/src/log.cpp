@@ -104,7 +104,7 @@ Log::~Log() {
 bool Log::write(LogLevel level, std::string message) {
   if (!enabled(level)) return false;
   LogRecord rec;
-  rec.pid = alloc::self_owner().pid;
+  rec.pid = static_cast<std::uint32_t>(::getpid());
   rec.level = level;
   rec.time_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                     std::chrono::system_clock::now().time_since_epoch())

@@ -83,12 +83,12 @@ std::uint64_t round_up(std::uint64_t n, std::uint64_t a) { return (n + a - 1) / 
 // This thread's open frames, per SharedTimer (by id); dropped after fork so a
 // child never closes a frame its parent opened.
 timer_detail::FrameStack& frames_of(std::uint64_t id) {
-  thread_local std::uint32_t pid = 0;
+  thread_local std::uint64_t owner = 0;
   thread_local std::unordered_map<std::uint64_t, timer_detail::FrameStack> frames;
-  const std::uint32_t me = alloc::self_owner().pid;
-  if (pid != me) {
+  const std::uint64_t me = alloc::self_owner().pack();  // a forked child has a new owner id
+  if (owner != me) {
     frames.clear();
-    pid = me;
+    owner = me;
   }
   return frames[id];
 }
@@ -191,7 +191,7 @@ SharedTimer::Buffer& SharedTimer::my_buffer() {
 SharedTimer::Buffer& SharedTimer::find_buffer(Block* blk, alloc::OwnerId self) {
   const std::uint64_t me = self.pack();
   const std::uint32_t n = blk->max_procs;
-  const std::uint32_t first = static_cast<std::uint32_t>((std::uint64_t{self.pid} * 0x9E3779B1u) % n);
+  const std::uint32_t first = static_cast<std::uint32_t>((std::uint64_t{self.slot} * 0x9E3779B1u) % n);
   // SYNC POINT (all owner loads/CAS below): acquire on owner pairs with the
   // acq_rel claim: a process that sees a buffer as its own, or takes over a
   // dead owner's buffer, sees the ring state the previous owner published.

@@ -26,7 +26,7 @@ alloc::Layout pipe_layout() {
                        "sk::Pipe v1: PipeBlock{owner[2],closed[2]} + ByteRing x2 + arena blocks"};
 }
 
-std::string pid_text(std::uint64_t packed) { return std::to_string(OwnerId::unpack(packed).pid); }
+std::string pid_text(std::uint64_t packed) { return alloc::describe_owner(OwnerId::unpack(packed)); }
 
 const char* role_name(PipeRole r) noexcept { return r == PipeRole::anchor ? "anchor" : "point"; }
 
@@ -165,19 +165,23 @@ void PipeEnd::claim() {
     return;
   }
   const bool alive = alloc::is_alive(OwnerId::unpack(expected));
-  throw PipeEndpointError(std::string("sk::Pipe: this ") + role_name(role_) + " endpoint belongs to process " +
+  throw PipeEndpointError(std::string("sk::Pipe: this ") + role_name(role_) + " endpoint belongs to " +
                           pid_text(expected) + (alive ? "" : " (which has exited)") +
                           "; an endpoint is owned by the first process that uses it. Give each process "
                           "its own end of a Pipe::pair()");
 }
 
 void PipeEnd::give_peer_to(pid_t pid) {
-  const std::uint32_t start = alloc::process_start_time(pid);
-  if (pid <= 0 || start == 0)
-    throw PipeEndpointError("sk::Pipe::give_peer_to(" + std::to_string(pid) +
-                            "): no such process; pass the pid of the process that uses the other end (fork's "
-                            "return value in the parent)");
-  const std::uint64_t owner = OwnerId{static_cast<std::uint32_t>(pid), start}.pack();
+  std::uint64_t owner = 0;
+  try {
+    // The child registered before fork() returned in it; a child that
+    // exited before that gets an id that reads as dead (PeerClosed here).
+    owner = alloc::owner_of_child(pid).pack();
+  } catch (const alloc::OwnerRegistryError& e) {
+    throw PipeEndpointError("sk::Pipe::give_peer_to(" + std::to_string(pid) + "): " + e.what() +
+                            "; pass the pid of the process that uses the other end (fork's return value in the "
+                            "parent)");
+  }
   std::uint64_t expected = 0;
   auto& word = blk_->owner[peer()];
   // SYNC POINT: acq_rel CAS, as in claim(): the peer's own claim then finds
@@ -185,7 +189,7 @@ void PipeEnd::give_peer_to(pid_t pid) {
   // checks read it with acquire.
   if (word.compare_exchange_strong(expected, owner, std::memory_order_acq_rel) || expected == owner) return;
   throw PipeEndpointError(std::string("sk::Pipe::give_peer_to(") + std::to_string(pid) + "): the " +
-                          role_name(static_cast<PipeRole>(peer())) + " endpoint already belongs to process " +
+                          role_name(static_cast<PipeRole>(peer())) + " endpoint already belongs to " +
                           pid_text(expected) + "; give each process its own end of a Pipe::pair()");
 }
 
@@ -212,7 +216,8 @@ bool PipeEnd::peer_alive() const noexcept {
 
 void PipeEnd::throw_peer_closed(const char* while_doing) const {
   const std::uint64_t owner = blk_->owner[peer()].load(std::memory_order_acquire);
-  std::string who = owner != 0 ? "process " + pid_text(owner) : "no process (the creator " + pid_text(blk_->creator) + " exited)";
+  std::string who = owner != 0 ? "the process (" + pid_text(owner) + ")"
+                              : "no process (the creator, " + pid_text(blk_->creator) + ", exited)";
   throw PeerClosed(std::string("sk::Pipe: the peer ") + role_name(static_cast<PipeRole>(peer())) + " (owned by " + who +
                    ") " + (peer_closed_flag() ? "closed its endpoint" : "is dead") + " while this end was " +
                    while_doing + "; every message it committed before that was delivered. Stop using this pipe");

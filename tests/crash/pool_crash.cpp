@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "../support/core_procs.hpp"
 #include <sk/alloc/owner.hpp>
 #include <sk/pool.hpp>
 
@@ -46,7 +47,7 @@ struct Attempts {
 };
 
 // Gone or a zombie (a zombie runs no code; init may be slow to reap it).
-bool process_gone(pid_t pid) { return !sk::alloc::is_alive(static_cast<std::uint32_t>(pid)); }
+bool process_gone(pid_t pid) { return coretest::process_gone(static_cast<std::uint32_t>(pid)); }
 
 bool no_children_left() {
   int st = 0;

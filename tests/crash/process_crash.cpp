@@ -14,6 +14,7 @@
 #include <exception>
 #include <thread>
 
+#include "../support/core_procs.hpp"
 #include <sk/alloc/owner.hpp>
 #include <sk/process.hpp>
 
@@ -241,15 +242,15 @@ TEST(ProcessCrash, procs_parent_death_leaves_no_orphans) {
   const pid_t w1 = static_cast<pid_t>(s->pids[1].load());
   ASSERT_NE(w0, 0);
   ASSERT_NE(w1, 0);
-  EXPECT_TRUE(sk::alloc::is_alive(static_cast<std::uint32_t>(w0)));
+  EXPECT_TRUE(!coretest::process_gone(static_cast<std::uint32_t>(w0)));
   kill(mid, SIGKILL);
   waitpid(mid, nullptr, 0);
   const auto gone_by = std::chrono::steady_clock::now() + 2s;  // generous "does not linger" bound
-  while ((sk::alloc::is_alive(static_cast<std::uint32_t>(w0)) || sk::alloc::is_alive(static_cast<std::uint32_t>(w1))) &&
+  while ((!coretest::process_gone(static_cast<std::uint32_t>(w0)) || !coretest::process_gone(static_cast<std::uint32_t>(w1))) &&
          std::chrono::steady_clock::now() < gone_by)
     std::this_thread::sleep_for(1ms);
-  EXPECT_FALSE(sk::alloc::is_alive(static_cast<std::uint32_t>(w0)));
-  EXPECT_FALSE(sk::alloc::is_alive(static_cast<std::uint32_t>(w1)));
+  EXPECT_TRUE(coretest::process_gone(static_cast<std::uint32_t>(w0)));
+  EXPECT_TRUE(coretest::process_gone(static_cast<std::uint32_t>(w1)));
 }
 
 TEST(ProcessCrash, procs_crashed_worker_restarted_while_parent_busy) {

@@ -96,7 +96,7 @@ std::uint64_t drain(sk::core::ByteRing& ring, std::uint64_t expect) {
 
 void check_dead_producer(Mapping& m, pid_t child, std::uint64_t received) {
   const auto tag = sk::alloc::OwnerId::unpack(m.ring->producer_tag().load());
-  EXPECT_EQ(tag.pid, static_cast<std::uint32_t>(child));
+  EXPECT_EQ(sk::alloc::owner_pid(tag), static_cast<std::uint32_t>(child));
   // Killed but not yet reaped (a zombie) already counts as dead.
   const auto t0 = std::chrono::steady_clock::now();
   while (sk::alloc::is_alive(tag) && std::chrono::steady_clock::now() - t0 < 5s) std::this_thread::sleep_for(1ms);

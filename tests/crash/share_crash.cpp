@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <random>
+#include <sk/alloc/owner.hpp>
 
 #include "share_procs.hpp"
 #include "share_stress_state.hpp"
@@ -81,7 +82,7 @@ TEST(ShareCrash, crash_value_writer_killed_mid_write) {
     return true;
   });
   wait_stage(share, 1);
-  EXPECT_EQ(share->pair.writer(), static_cast<std::uint32_t>(pid));
+  EXPECT_EQ(share->pair.writer(), sk::alloc::owner_of_child(pid).compact());
   kill_and_reap(pid);
   // Readers are not blocked and see the committed value.
   EXPECT_EQ(share->pair.load().a, 5);

@@ -18,6 +18,7 @@
 #include <sk/slots/list.hpp>
 #include <sk/slots/log.hpp>
 #include <sk/slots/object.hpp>
+#include <sk/alloc/owner.hpp>
 
 namespace {
 
@@ -69,7 +70,7 @@ TEST(ObjectCrash, writer_killed_holding_lock_readers_never_block_writers_recover
   });
   char c = 0;
   ASSERT_EQ(::read(ready[0], &c, 1), 1);
-  EXPECT_EQ(s->text.writer(), static_cast<std::uint32_t>(child));
+  EXPECT_EQ(s->text.writer(), sk::alloc::owner_of_child(child).compact());
   // Readers do not wait for the lock holder.
   const auto t0 = Clock::now();
   EXPECT_EQ(s->text.load(), "committed");

@@ -278,14 +278,30 @@ bool proc_stat(std::uint32_t pid, char& state, unsigned long long& start) {
 
 // The owner word format (pid in the low 32 bits, low 32 bits of the start
 // time in the high ones) is the documented header format (header.hpp).
-bool owner_alive(std::uint64_t word) {
-  const auto pid = static_cast<std::uint32_t>(word);
-  const auto start = static_cast<std::uint32_t>(word >> 32);
+// Our own reading of an owner word (slot | gen << 32) against the owner
+// registry's documented layout (owner.cpp: records of 8 bytes {gen, pid}
+// from offset 4096, lock byte = slot): the pid it names if that
+// generation is current and its lock is held, else 0; then /proc confirms.
+std::uint32_t owner_alive_pid(std::uint64_t word) {
+  const auto slot = static_cast<std::uint32_t>(word);
+  const auto gen = static_cast<std::uint32_t>(word >> 32);
+  if (slot == 0 || slot > sk::alloc::kOwnerSlots) return 0;
+  const int fd = ::open(sk::alloc::owner_registry_path().c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  std::uint32_t rec[2] = {};
+  const bool read = ::pread(fd, rec, sizeof rec, 4096 + 8 * static_cast<off_t>(slot)) == sizeof rec;
+  struct flock fl {};
+  fl.l_type = F_RDLCK;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = slot;
+  fl.l_len = 1;
+  const bool locked = ::fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+  ::close(fd);
+  if (!read || rec[0] != gen || !locked) return 0;
   char state = 0;
   unsigned long long st = 0;
-  if (pid == 0 || !proc_stat(pid, state, st)) return false;
-  if (state == 'Z' || state == 'X' || state == 'x') return false;
-  return start == 0 || static_cast<std::uint32_t>(st) == start;
+  if (!proc_stat(rec[1], state, st) || state == 'Z' || state == 'X' || state == 'x') return 0;
+  return rec[1];
 }
 
 struct RawHeader {
@@ -311,8 +327,8 @@ std::vector<std::uint32_t> live_header_owners(const RawHeader& h) {
   std::vector<std::uint32_t> out;
   if (!h.read || h.magic != sk::alloc::kSegmentMagic) return out;
   for (std::uint64_t w : h.attach)
-    if (w != 0 && owner_alive(w)) out.push_back(static_cast<std::uint32_t>(w));
-  if (h.creator != 0 && owner_alive(h.creator)) out.push_back(static_cast<std::uint32_t>(h.creator));
+    if (const std::uint32_t pid = owner_alive_pid(w)) out.push_back(pid);
+  if (const std::uint32_t pid = owner_alive_pid(h.creator)) out.push_back(pid);
   return out;
 }
 

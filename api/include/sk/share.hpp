@@ -41,6 +41,8 @@
 
 #include <sk/alloc/arena.hpp>
 #include <sk/alloc/errors.hpp>
+#include <unistd.h>
+
 #include <sk/alloc/owner.hpp>
 #include <sk/share_errors.hpp>
 #include <sk/slots/reflect.hpp>
@@ -72,6 +74,11 @@ class Share {
       throw alloc::BadSegment("segment '" + std::string(name) +
                               "' holds no Share state (it was not created by sk::Share<...>::create); "
                               "open it with the matching type or recreate it");
+    if (!arena.view().contains(arena.root(), sizeof(State)))
+      throw alloc::BadSegment("segment '" + std::string(name) + "' has a corrupt header: its root offset " +
+                              std::to_string(arena.root()) + " leaves no room for the " +
+                              std::to_string(sizeof(State)) + "-byte Share state inside its " +
+                              std::to_string(arena.capacity()) + " bytes; unlink it and create it again");
     return Share(std::make_shared<Control>(std::move(arena), false));
   }
   // Removes a named Share's name; attached processes keep their mapping.
@@ -112,11 +119,11 @@ class Share {
   struct Control {
     Control(alloc::Arena a, bool owns_state)
         : arena(std::move(a)), state(arena.template ptr<State>(arena.root())),
-          creator_pid(alloc::self_owner().pid), owns(owns_state) {}
+          creator_pid(static_cast<std::uint32_t>(::getpid())), owns(owns_state) {}
     ~Control() {
       // Only the creating process destroys State; a forked child's last
       // handle just drops its reference to the mapping.
-      if (owns && alloc::self_owner().pid == creator_pid) arena.template destroy_object<State>(arena.root());
+      if (owns && static_cast<std::uint32_t>(::getpid()) == creator_pid) arena.template destroy_object<State>(arena.root());
     }
     Control(const Control&) = delete;
     Control& operator=(const Control&) = delete;

@@ -5,6 +5,7 @@
 //   sk::Error
 //   └── ArenaError            base of every alloc error (also: bad arguments)
 //       ├── ArenaFull         allocate() found no space
+//       ├── OwnerRegistryError  the owner registry (owner.hpp) cannot be opened or is full
 //       └── SegmentError      create/open/unlink failed (exists, permission, ENOSPC, not found)
 //           └── BadSegment    not ours / wrong version / truncated / creator died during init
 //               └── LayoutMismatch   the segment holds another layout (names both)
@@ -18,6 +19,11 @@ class ArenaError : public sk::Error {
 };
 
 class ArenaFull : public ArenaError {
+ public:
+  using ArenaError::ArenaError;
+};
+
+class OwnerRegistryError : public ArenaError {
  public:
   using ArenaError::ArenaError;
 };

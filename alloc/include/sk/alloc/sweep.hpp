@@ -9,7 +9,7 @@
 //     kernel drops a dead process's lock; its creator holds it exclusively
 //     while initializing), and
 //   - no owner in its attach table is alive and its creator is dead
-//     (is_alive(): pid plus start time, zombies count as dead), or it never
+//     (is_alive(): the owner registry's kernel-held locks, see owner.hpp), or it never
 //     got a header and is older than kNoHeaderGraceSeconds (creator died
 //     between creating the file and writing the header; only possible where
 //     O_TMPFILE is unavailable: otherwise a segment gets its name only after

@@ -132,7 +132,8 @@ class Object {
 
   // +2 per committed write, +4 per aborted one (see sk::core::Seqlock).
   std::uint64_t version() const noexcept { return ref_.version(); }
-  // Pid of the process writing right now, 0 if none.
+  // Compact owner id (sk::alloc::OwnerId::compact()) of the process writing
+  // right now, 0 if none.
   std::uint32_t writer() const noexcept { return ref_.holder(); }
   // Serialized size of the committed value in bytes.
   std::size_t encoded_size() const noexcept { return static_cast<std::size_t>(ref_.load().bytes); }
@@ -170,7 +171,7 @@ class Object {
     }
     // Writers keep overtaking us: read once under the write lock (the guard
     // aborts on destruction, which publishes nothing).
-    auto w = ref_.begin_write(slots::self_tag(), &slots::pid_is_dead);
+    auto w = ref_.begin_write(slots::self_tag(), &slots::tag_owner_dead);
     const slots::BlockRef r = w.committed();
     if (r.off == 0) return false;
     copy_block(r, buf);
@@ -199,7 +200,7 @@ class Object {
 
   template <class Apply>
   void write_with(Apply&& apply, bool need_current) {
-    auto w = ref_.begin_write(slots::self_tag(), &slots::pid_is_dead);
+    auto w = ref_.begin_write(slots::self_tag(), &slots::tag_owner_dead);
     const slots::BlockRef cur = w.committed();
     T value{};
     if (need_current && cur.off != 0) {

@@ -8,12 +8,14 @@
 //
 // Readers never block writers and never wait for them: they copy the
 // committed copy and retry only if two writes overtook the copy. Writers take
-// the seqlock's write lock (a CAS that records the writer's pid), write the
+// the seqlock's write lock (a CAS that records the writer's compact owner id,
+// sk::alloc::OwnerId::compact()), write the
 // other copy and publish it with one release CAS.
 //
 // Crash behaviour: a writer SIGKILLed at any instruction leaves the lock held
-// by its pid; the next writer spins a bounded time, parks in 2 ms slices and
-// then asks sk::alloc::is_alive(pid); a dead holder's write is aborted (its
+// by its owner id; the next writer spins a bounded time, parks in 2 ms slices
+// and then asks sk::alloc::is_alive_compact(tag), which the kernel answers
+// (owner.hpp: no pid, no /proc); a dead holder's write is aborted (its
 // half-written copy is never made visible) and the last committed value
 // stays. A Value is therefore never poisoned. If fn in update() throws,
 // nothing is published and the exception propagates.
@@ -32,9 +34,9 @@
 namespace sk {
 
 namespace slots {
-// Seqlock owner_dead callback: the tag is a pid.
-inline bool pid_is_dead(std::uint32_t pid) noexcept { return !alloc::is_alive(pid); }
-inline std::uint32_t self_tag() noexcept { return alloc::self_owner().pid; }
+// Seqlock owner_dead callback: the tag is an OwnerId::compact().
+inline bool tag_owner_dead(std::uint32_t tag) noexcept { return !alloc::is_alive_compact(tag); }
+inline std::uint32_t self_tag() { return alloc::self_owner().compact(); }
 }  // namespace slots
 
 template <class T>
@@ -62,7 +64,7 @@ class Value {
   // One attempt; false if two writers overtook the copy (then retry or use load()).
   bool try_load(T& out) const noexcept { return lock_.try_load(out); }
 
-  void store(const T& v) { lock_.store(v, slots::self_tag(), &slots::pid_is_dead); }
+  void store(const T& v) { lock_.store(v, slots::self_tag(), &slots::tag_owner_dead); }
   Value& operator=(const T& v) {
     store(v);
     return *this;
@@ -81,7 +83,7 @@ class Value {
             v = fn(v);
           }
         },
-        slots::self_tag(), &slots::pid_is_dead);
+        slots::self_tag(), &slots::tag_owner_dead);
   }
 
   // Number of committed writes so far (+ aborted ones); for tests and stats.
@@ -92,7 +94,7 @@ class Value {
   // Low level: take the write lock and publish by hand (crash tests use
   // write_partial to die half-way through a write).
   [[nodiscard]] typename core::Seqlock<T>::Writer begin_write() {
-    return lock_.begin_write(slots::self_tag(), &slots::pid_is_dead);
+    return lock_.begin_write(slots::self_tag(), &slots::tag_owner_dead);
   }
 
   std::string describe_value() const { return slots::format_value(load()); }
