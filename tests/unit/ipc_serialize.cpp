@@ -9,6 +9,7 @@
 #include <complex>
 #include <cstdlib>
 #include <deque>
+#include <filesystem>
 #include <list>
 #include <map>
 #include <new>
@@ -456,6 +457,13 @@ TEST(Serialize, errors_derive_from_sk_error) {
   static_assert(std::is_base_of_v<sk::SerializationError, sk::DecodeError>);
   static_assert(std::is_base_of_v<sk::DecodeError, sk::TypeMismatch>);
   EXPECT_THROW((void)decode<int>(Bytes{}), sk::Error);
+}
+
+TEST(Serialize, filesystem_path_round_trips_as_its_string) {
+  static_assert(sk::ser::Serializable<std::filesystem::path>);
+  static_assert(sk::ser::Serializable<std::vector<std::filesystem::path>>);
+  const std::vector<std::filesystem::path> ps{"/etc/hosts", "rel/a b/c.txt", "", "../up"};
+  EXPECT_EQ(decode<std::vector<std::filesystem::path>>(encode(ps)), ps);
 }
 
 }  // namespace

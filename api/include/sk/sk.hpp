@@ -3,6 +3,7 @@
 #include <sk/autoreconnect.hpp>
 #include <sk/circuit.hpp>
 #include <sk/modifiers.hpp>
+#include <sk/path.hpp>
 #include <sk/pg.hpp>
 #include <sk/pipe.hpp>
 #include <sk/pool.hpp>

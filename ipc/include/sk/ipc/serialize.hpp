@@ -10,9 +10,10 @@
 // What is Serializable: arithmetic types and enums; trivially copyable classes
 // without serialization functions (copied as bytes); std::string, vector,
 // array, deque, list, map, multimap, set, unordered_map, unordered_set,
-// optional, variant, monostate, pair, tuple, complex, bitset and chrono
-// durations / time points, nested to any depth; user types with SK_FIELDS(...)
-// or their own cereal serialize()/save()/load(). Not: raw pointers, references.
+// optional, variant, monostate, pair, tuple, complex, bitset, chrono
+// durations / time points and std::filesystem::path (as its string), nested
+// to any depth; user types with SK_FIELDS(...) or their own cereal
+// serialize()/save()/load(). Not: raw pointers, references.
 //
 // Framed message (encode / decode): a 24-byte header + payload
 //   u32 magic "SKF1" | u16 version (1) | u16 flags (0) | u64 payload length | u64 type_id<T>()
@@ -23,6 +24,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -68,6 +70,26 @@
     return ::sk::ser::detail::fields_signature(                                               \
         #__VA_ARGS__, static_cast<decltype(::sk::ser::detail::field_types(__VA_ARGS__))*>(nullptr)); \
   }
+
+// std::filesystem::path travels as its native string, unchanged: a plain path
+// means the same file only where the same directories exist (sk::Path sends
+// a root-relative form instead). Beside cereal's own std codecs. Deduced P,
+// not a path parameter: a type that merely converts to a path (sk::Path) must
+// not match, or its own save/load would be ambiguous with these.
+namespace cereal {
+template <class Archive, class P>
+  requires std::is_same_v<P, std::filesystem::path>
+void save(Archive& ar, const P& p) {
+  ar(p.native());
+}
+template <class Archive, class P>
+  requires std::is_same_v<P, std::filesystem::path>
+void load(Archive& ar, P& p) {
+  std::string s;
+  ar(s);
+  p = std::move(s);
+}
+}  // namespace cereal
 
 namespace sk::ser {
 
