@@ -7,7 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstdio>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -94,4 +96,30 @@ TEST(Errors, procs_uncaught_process_error_prints_the_original_cause) {
   EXPECT_TRUE(WIFSIGNALED(status)) << err;
   EXPECT_TRUE(has(err, "QuotaExceeded")) << err;
   EXPECT_TRUE(has(err, "quota of 5 GiB exceeded by upload 9")) << err;
+}
+
+// A persistent-mode call that cannot be shipped says which requirement failed.
+TEST(Errors, procs_1worker_persistent_refusal_names_the_failed_requirement) {
+  sk::Pool pool(1, sk::persistent);
+  try {
+    pool.map([p = std::make_shared<int>(1)](int x) { return x + *p; }, std::vector<int>{1});
+    FAIL() << "expected PoolUsageError";
+  } catch (const sk::PoolUsageError& e) {
+    const std::string what = e.what();
+    EXPECT_TRUE(has(what, "the callable (")) << what;
+    EXPECT_TRUE(has(what, "is not trivially copyable")) << what;
+    EXPECT_FALSE(has(what, "item type")) << what;
+    EXPECT_FALSE(has(what, "result type")) << what;
+    EXPECT_TRUE(has(what, "sk::Pool(n)")) << what;
+  }
+  try {
+    pool.map([](int x) { return std::array<char, 300>{static_cast<char>(x)}; }, std::vector<int>{1});
+    FAIL() << "expected PoolUsageError";
+  } catch (const sk::PoolUsageError& e) {
+    const std::string what = e.what();
+    EXPECT_FALSE(has(what, "the callable (")) << what;
+    EXPECT_TRUE(has(what, "the result type (std::array<char, 300>)")) << what;
+    EXPECT_TRUE(has(what, "300 bytes, over the 256")) << what;
+  }
+  EXPECT_EQ(pool.map([](int x) { return x + 1; }, std::vector<int>{1}), std::vector<int>{2});  // still usable
 }
