@@ -24,6 +24,7 @@
 #include <thread>
 #include <typeinfo>
 
+#include <sk/ipc/fork.hpp>
 #include <sk/pool_engine.hpp>
 
 namespace sk::detail {
@@ -89,7 +90,7 @@ void run_items(pool::RunView v, std::uint32_t slot, const Body& body, bool sweep
 
 [[noreturn]] void fork_worker_main(pool::RunView v, std::uint32_t slot, const ItemBody& body, bool sweep) {
   run_items(v, slot, body, sweep);
-  ::_exit(0);
+  ipc::exit_child(0);  // flushes what the callable printed (./prog | cat loses it otherwise)
 }
 
 // `seen`: the last job this worker must not run, read by the parent before
@@ -105,7 +106,7 @@ void run_items(pool::RunView v, std::uint32_t slot, const Body& body, bool sweep
         },
         std::chrono::seconds(1));
     if (::getppid() != parent) ::_exit(0);
-    if (h.state.load(std::memory_order_acquire) == pool::kShutdown) ::_exit(0);
+    if (h.state.load(std::memory_order_acquire) == pool::kShutdown) ipc::exit_child(0);
     // SYNC POINT: acquire, pairs with the parent's release bump of job_seq:
     // the job fields (kind, items, callable bytes) are visible after it.
     const std::uint32_t seq = h.job_seq.load(std::memory_order_acquire);
@@ -128,6 +129,8 @@ void run_items(pool::RunView v, std::uint32_t slot, const Body& body, bool sweep
       }
     }
     join_current = false;
+    // What the job printed reaches a pipe or file before map() returns.
+    ipc::flush_stdio();
     // SYNC POINT: release, pairs with the parent's acquire in wait_acks():
     // everything this worker wrote for the job happens-before the parent
     // resets the shared state for the next one.
@@ -222,7 +225,7 @@ void Run::spawn(std::uint32_t slot, bool replacement) {
     return;
   }
   const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
+  const pid_t pid = ipc::fork_process();
   if (pid < 0) throw_fork_failed(errno);
   if (pid == 0) {
     become_worker(parent);
@@ -575,7 +578,7 @@ void PersistentCore::spawn(std::uint32_t slot, bool join_current) {
   const pid_t parent = ::getpid();
   // A replacement joins the job in flight; a fresh worker waits for the next.
   const std::uint32_t seen = v_.hdr().job_seq.load(std::memory_order_relaxed) - (join_current ? 1u : 0u);
-  const pid_t pid = ::fork();
+  const pid_t pid = ipc::fork_process();
   if (pid < 0) throw_fork_failed(errno);
   if (pid == 0) {
     become_worker(parent);

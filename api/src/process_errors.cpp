@@ -50,10 +50,13 @@ ProcessError::ProcessError(const std::string& message, ProcessHook hook, std::ui
 
 void ProcessError::rethrow() const { throw *this; }
 
+// The strings are copied, not moved: the order in which the arguments are
+// evaluated is unspecified, and a move could empty them before hook_message
+// reads them (g++ did, leaving what() as "Error in run on run N").
 #define SK_DEFINE_HOOK_ERROR(Name, hook)                                                            \
   Name::Name(std::uint64_t current_run, std::string original_type, std::string original_what)       \
       : ProcessError(hook_message(#hook, current_run, original_type, original_what), ProcessHook::hook, \
-                     current_run, std::move(original_type), std::move(original_what)) {}
+                     current_run, original_type, original_what) {}
 SK_DEFINE_HOOK_ERROR(PreRunError, prerun)
 SK_DEFINE_HOOK_ERROR(RunError, run)
 SK_DEFINE_HOOK_ERROR(PostRunError, postrun)

@@ -15,8 +15,11 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <iostream>
 #include <new>
 #include <string>
+
+#include <sk/ipc/fork.hpp>
 
 #include "process_internal.hpp"
 
@@ -128,9 +131,34 @@ void child_setup(pid_t expected_parent, int keep_fd, bool deathsig) noexcept {
   if (::getppid() != expected_parent) ::_exit(0);
 }
 
-[[noreturn]] void child_exit() noexcept {
-  std::fflush(nullptr);
-  ::_exit(0);
-}
+[[noreturn]] void child_exit() noexcept { exit_child(0); }
 
 }  // namespace sk::ipc::detail
+
+namespace sk::ipc {
+
+void flush_stdio() noexcept {
+  // The iostreams first: with sync_with_stdio(false) they buffer on their own
+  // and their flush lands in the fds directly; with it (the default) they
+  // write through to the C streams that fflush then empties.
+  try {
+    std::cout.flush();
+    std::cerr.flush();
+    std::clog.flush();
+  } catch (...) {
+    // a stream with exceptions() set whose fd is gone: nothing more to do
+  }
+  std::fflush(nullptr);
+}
+
+pid_t fork_process() noexcept {
+  flush_stdio();
+  return ::fork();
+}
+
+[[noreturn]] void exit_child(int code) noexcept {
+  flush_stdio();
+  ::_exit(code);
+}
+
+}  // namespace sk::ipc

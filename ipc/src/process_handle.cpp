@@ -19,6 +19,8 @@
 #include <new>
 #include <string>
 
+#include <sk/ipc/fork.hpp>
+
 #include "process_internal.hpp"
 
 namespace sk::ipc {
@@ -55,11 +57,10 @@ void ProcessHandle::start(const ProcessSpec& spec, WorkerBody& body) {
     throw SpawnError(std::string("Skprocess start(): pipe2 failed: ") + std::strerror(e) +
                      " (too many open files? each running process holds one descriptor)");
   }
-  std::fflush(nullptr);  // nothing buffered gets written twice by the child
   const pid_t parent = ::getpid();
   pid_t pid;
   if (supervised_) {
-    pid = ::fork();
+    pid = fork_process();
     if (pid == 0) {
       child_setup(parent, fds[1], on_main_thread());
       ::close(fds[0]);

@@ -19,6 +19,8 @@
 #include <new>
 #include <string>
 
+#include <sk/ipc/fork.hpp>
+
 #include "process_internal.hpp"
 
 namespace sk::ipc::detail {
@@ -207,7 +209,7 @@ std::optional<FailureInfo> stashed_failure(const ControlBlock& cb) {
 pid_t fork_worker(ControlBlock& cb, const ProcessSpec& spec, WorkerBody& body, int out_fd, WorkerMode mode,
                   const FailureInfo& pending, bool deathsig, bool& in_worker_flag) {
   const pid_t me = ::getpid();
-  const pid_t pid = ::fork();
+  const pid_t pid = fork_process();
   if (pid != 0) return pid;
   child_setup(me, out_fd, deathsig);
   in_worker_flag = true;

@@ -156,13 +156,14 @@ class PipeEndpoint {
   PipeEndpoint() = default;
 
   // ---- sending ----------------------------------------------------------------
-  template <ser::Serializable T>
+  // String literals and const char* travel as std::string (ser::to_wire).
+  template <ser::Sendable T>
     requires CanSend
   void send(const T& value) {
     (void)send_until(value, std::nullopt);
   }
   // False if the message could not be queued within timeout (ring or arena full).
-  template <ser::Serializable T>
+  template <ser::Sendable T>
     requires CanSend
   bool send_for(const T& value, std::chrono::nanoseconds timeout) {
     return send_until(value, Clock::now() + timeout);
@@ -239,7 +240,7 @@ class PipeEndpoint {
   bool send_until(const T& value, ipc::PipeEnd::Deadline d) {
     thread_local std::vector<std::byte> buf;
     buf.clear();
-    ser::encode_into(value, buf);
+    ser::encode_into(ser::to_wire(value), buf);
     return end().send_bytes(buf, 0, d);
   }
 

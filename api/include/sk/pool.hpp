@@ -353,6 +353,28 @@ inline constexpr bool kPersistentOk =
     (std::is_trivially_copyable_v<T> || (ser::Serializable<T> && std::is_copy_assignable_v<T>)) &&
     ((kTrivial<S> && sizeof(S) <= 256) || (!kTrivial<S> && ser::Serializable<S>));
 
+// Why kPersistentOk<FD, T, S> is false: each requirement that failed, with
+// the type it failed for and what to do; the default mode needs none of them.
+template <class FD, class T, class S>
+std::string persistent_refusal() {
+  std::string m = "sk::Pool(persistent): this call cannot reach workers forked at pool creation:";
+  if constexpr (!std::is_trivially_copyable_v<FD>)
+    m += " the callable (" + std::string(ser::type_name<FD>()) +
+         ") is not trivially copyable, and it is copied byte for byte: capture only trivially copyable values "
+         "(not std::string, std::vector, std::unique_ptr, std::function), pass std::ref(obj) for an object that "
+         "existed before the pool, or use a function pointer;";
+  if constexpr (!(std::is_trivially_copyable_v<T> || (ser::Serializable<T> && std::is_copy_assignable_v<T>)))
+    m += " the item type (" + std::string(ser::type_name<T>()) +
+         ") is neither trivially copyable nor Serializable with sk::ser and copy-assignable;";
+  if constexpr (kTrivial<S> && sizeof(S) > 256)
+    m += " the result type (" + std::string(ser::type_name<S>()) + ") is trivially copyable but " +
+         std::to_string(sizeof(S)) + " bytes, over the 256 a result slot holds;";
+  if constexpr (!kTrivial<S> && !ser::Serializable<S>)
+    m += " the result type (" + std::string(ser::type_name<S>()) + ") is not Serializable with sk::ser;";
+  m += " use the default mode (sk::Pool(n)) for this call: it needs none of this.";
+  return m;
+}
+
 // Starts the run for f over seq (both must outlive the Run).
 template <bool Star, class F, class Seq>
 auto start_run(const PoolRef& pool, const detail::CallOptions& opts, F& f, Seq& seq) {
@@ -370,12 +392,7 @@ auto start_run(const PoolRef& pool, const detail::CallOptions& opts, F& f, Seq& 
   using FD = std::decay_t<F>;
   constexpr std::uint32_t rs = sizeof(S) <= 256 ? result_size<S>() : 0;
   if constexpr (!kPersistentOk<FD, T, S>) {
-    throw PoolUsageError(
-        "sk::Pool(persistent): this call cannot reach workers forked at pool creation. The callable is copied "
-        "byte for byte, so it must be trivially copyable (a function pointer, a lambda capturing trivially "
-        "copyable values, or std::ref(obj) for an object that existed before the pool); items must be trivially "
-        "copyable or Serializable with sk::ser (and copy-assignable); trivially copyable results at most 256 bytes, others Serializable. "
-        "Use the default mode (sk::Pool(n)) for anything else: it needs none of this.");
+    throw PoolUsageError(persistent_refusal<FD, T, S>());
   } else {
     const std::uint32_t kind = PersistentJob<FD, T, Star, R>::kind;
     auto write_job = [&](std::byte* job, std::size_t cap) {

@@ -107,11 +107,13 @@ class ProcessBase : protected ipc::WorkerBody {
   const ProcessTimers& timers();
 
   // Sends a message to the other side (parent -> worker, or worker -> parent).
-  template <ser::Serializable T>
+  // String literals and const char* travel as std::string (ser::to_wire), so
+  // tell("print") pairs with listen<std::string>().
+  template <ser::Sendable T>
   void tell(const T& value) {
     check_channel("tell");
     std::vector<std::byte> bytes;
-    ser::encode_into(value, bytes);
+    ser::encode_into(ser::to_wire(value), bytes);
     handle_.send(bytes);
   }
   // Receives the next message from the other side; nullopt on timeout (or,

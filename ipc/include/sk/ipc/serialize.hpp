@@ -163,6 +163,56 @@ struct TypeRegistrar {
 template <class T>
 concept Serializable = detail::deep_ok<std::remove_cv_t<T>>::value;
 
+// ---- what a sent value travels as ---------------------------------------------
+//
+// tell("print") would otherwise send a char[6], and the other side's
+// listen<std::string>() would fail at run time with a TypeMismatch. A string
+// literal, a char array (up to its first NUL) and a const char* travel as
+// std::string; everything else as itself. The sending templates (tell, Pipe
+// send) encode to_wire(value).
+
+namespace detail {
+template <class T>
+struct wire {
+  using type = T;
+};
+template <std::size_t N>
+struct wire<char[N]> {
+  using type = std::string;
+};
+template <>
+struct wire<char*> {
+  using type = std::string;
+};
+template <>
+struct wire<const char*> {
+  using type = std::string;
+};
+}  // namespace detail
+
+template <class T>
+using wire_t = typename detail::wire<std::remove_cvref_t<T>>::type;
+
+// A value that tell/send accept: its wire type is Serializable.
+template <class T>
+concept Sendable = Serializable<wire_t<T>>;
+
+template <class T>
+decltype(auto) to_wire(const T& v) {
+  using U = std::remove_cvref_t<T>;
+  if constexpr (std::is_array_v<U>) {
+    const std::string_view all(v, std::extent_v<U>);
+    return std::string(all.substr(0, all.find('\0')));
+  } else if constexpr (std::is_pointer_v<U>) {
+    if (v == nullptr)
+      throw SerializationError("sk::ser: cannot send a null const char* (it is not a string); send std::string() "
+                               "for an empty one");
+    return std::string(v);
+  } else {
+    return v;  // decltype(auto) of an lvalue: const T&, no copy
+  }
+}
+
 // ---- frame header -------------------------------------------------------------
 
 inline constexpr std::uint32_t kFrameMagic = 0x31464B53u;  // bytes "SKF1" (little endian)
