@@ -74,11 +74,17 @@ class Share {
       throw alloc::BadSegment("segment '" + std::string(name) +
                               "' holds no Share state (it was not created by sk::Share<...>::create); "
                               "open it with the matching type or recreate it");
-    if (!arena.view().contains(arena.root(), sizeof(State)))
+    if (!arena.view().contains(arena.root(), sizeof(Root)))
       throw alloc::BadSegment("segment '" + std::string(name) + "' has a corrupt header: its root offset " +
                               std::to_string(arena.root()) + " leaves no room for the " +
-                              std::to_string(sizeof(State)) + "-byte Share state inside its " +
+                              std::to_string(sizeof(Root)) + "-byte Share state inside its " +
                               std::to_string(arena.capacity()) + " bytes; unlink it and create it again");
+    const auto* root = arena.template ptr<const Root>(arena.root());
+    if (root->seal != seal_for(arena.root()))
+      throw alloc::BadSegment("segment '" + std::string(name) + "' has a corrupt header: its root offset " +
+                              std::to_string(arena.root()) +
+                              " does not point at the Share state (the seal word there does not match); "
+                              "unlink it and create it again");
     return Share(std::make_shared<Control>(std::move(arena), false));
   }
   // Removes a named Share's name; attached processes keep their mapping.
@@ -118,12 +124,12 @@ class Share {
  private:
   struct Control {
     Control(alloc::Arena a, bool owns_state)
-        : arena(std::move(a)), state(arena.template ptr<State>(arena.root())),
+        : arena(std::move(a)), state(&arena.template ptr<Root>(arena.root())->state),
           creator_pid(static_cast<std::uint32_t>(::getpid())), owns(owns_state) {}
     ~Control() {
       // Only the creating process destroys State; a forked child's last
       // handle just drops its reference to the mapping.
-      if (owns && static_cast<std::uint32_t>(::getpid()) == creator_pid) arena.template destroy_object<State>(arena.root());
+      if (owns && static_cast<std::uint32_t>(::getpid()) == creator_pid) arena.template destroy_object<Root>(arena.root());
     }
     Control(const Control&) = delete;
     Control& operator=(const Control&) = delete;
@@ -138,7 +144,23 @@ class Share {
 
   // Arena init: State built inside a ConstructionScope (create_object), so
   // slots can record their own offsets, then published as the arena root.
-  static void construct(alloc::Arena& a) { a.set_root(a.template create_object<State>()); }
+  static void construct(alloc::Arena& a) {
+    const alloc::Offset off = a.template create_object<Root>();
+    a.template ptr<Root>(off)->seal = seal_for(off);
+    a.set_root(off);
+  }
+
+  // The root block: a seal word that names its own offset and the layout,
+  // then State. open() checks the seal, so a damaged root offset that still
+  // points inside the arena (at a List chunk, say) is refused instead of
+  // being read as State, whose slots would then compute a wrong arena base.
+  struct Root {
+    std::uint64_t seal = 0;
+    State state;
+  };
+  static constexpr std::uint64_t seal_for(alloc::Offset off) noexcept {
+    return (layout_hash() ^ 0x5348415245524f4fULL /* "SHAREROO" */) + off * 0x9E3779B97F4A7C15ULL;
+  }
 
   std::shared_ptr<Control> ctl_;
 };
