@@ -70,21 +70,20 @@ class Share {
   // with another State, sk::alloc::SegmentError if there is none.
   static Share open(std::string_view name, std::chrono::milliseconds init_timeout = std::chrono::seconds(5)) {
     alloc::Arena arena = alloc::Arena::open(name, layout(), init_timeout);
-    if (arena.root() == alloc::kNullOffset)
+    const alloc::Offset root = arena.root();
+    if (root == alloc::kNullOffset)
       throw alloc::BadSegment("segment '" + std::string(name) +
                               "' holds no Share state (it was not created by sk::Share<...>::create); "
                               "open it with the matching type or recreate it");
-    if (!arena.view().contains(arena.root(), sizeof(Root)) || arena.root() % alignof(Root) != 0)
-      throw alloc::BadSegment("segment '" + std::string(name) + "' has a corrupt header: its root offset " +
-                              std::to_string(arena.root()) + " is misaligned or leaves no room for the " +
-                              std::to_string(sizeof(Root)) + "-byte Share state inside its " +
-                              std::to_string(arena.capacity()) + " bytes; unlink it and create it again");
-    const auto* root = arena.template ptr<const Root>(arena.root());
-    if (root->seal != seal_for(arena.root()))
-      throw alloc::BadSegment("segment '" + std::string(name) + "' has a corrupt header: its root offset " +
-                              std::to_string(arena.root()) +
-                              " does not point at the Share state (the seal word there does not match); "
-                              "unlink it and create it again");
+    const auto corrupt_root = [&](const std::string& what) {
+      return alloc::BadSegment("segment '" + std::string(name) + "' has a corrupt header: its root offset " +
+                               std::to_string(root) + what + "; unlink it and create it again");
+    };
+    if (!arena.view().contains(root, sizeof(Root)) || root % alignof(Root) != 0)
+      throw corrupt_root(" is misaligned or leaves no room for the " + std::to_string(sizeof(Root)) +
+                         "-byte Share state inside its " + std::to_string(arena.capacity()) + " bytes");
+    if (arena.template ptr<const Root>(root)->seal != seal_for(root))
+      throw corrupt_root(" does not point at the Share state (the seal word there does not match)");
     return Share(std::make_shared<Control>(std::move(arena), false));
   }
   // Removes a named Share's name; attached processes keep their mapping.
