@@ -104,8 +104,8 @@ TEST(Arena, unit_large_blocks_split_and_reuse) {
   EXPECT_EQ(a.used(), 3 * kPageBytes);
   a.deallocate(big, 3 * kPageBytes);
   EXPECT_EQ(a.used(), 0u);
-  // A 3-page run sits on list 1 ([2,4) pages); a 2-page request takes it and
-  // returns the third page, which a 1-page request then gets.
+  // The freed 3-page run went back to fresh space (it was the top run); a
+  // 2-page request takes its start and a 1-page request the third page.
   const Offset two = a.allocate(2 * kPageBytes);
   EXPECT_EQ(two, big);
   const Offset one = a.allocate(kPageBytes);
@@ -323,16 +323,18 @@ TEST(Arena, unit_corrupt_allocator_words_are_refused) {
   SegmentHeader& h = *header_of(a.base());
   h.small_free[0].word.store(1);                                  // offset 16: inside the header
   h.small_free[7].word.store((a.capacity() - 16) / kMinBlock);    // a 2 KiB block 16 bytes before the end
-  h.large_free[0].word.store((a.capacity() - kPageBytes) / kMinBlock);  // last page, claims a huge run
-  const std::uint64_t pages = 1000;
-  std::memcpy(a.base() + a.capacity() - kPageBytes + 8, &pages, sizeof pages);
-  for (std::size_t n : {std::size_t{16}, std::size_t{2048}, std::size_t{4096}}) {
+  h.heap.heads[0][0] = static_cast<std::uint32_t>(a.capacity() / kPageBytes - 1);  // last page: not a free run
+  h.heap.sub_map[0] = 1;
+  h.heap.level_map = 1;
+  h.heap.heads[3][0] = 0xFFFF'FFF0u;  // far past the end
+  h.heap.sub_map[3] = 1;
+  h.heap.level_map |= 1u << 3;
+  for (std::size_t n : {std::size_t{16}, std::size_t{2048}, std::size_t{4096}, std::size_t{8 * 4096}}) {
     const Offset off = a.allocate(n);
     EXPECT_TRUE(a.view().contains(off, n)) << n << " bytes at " << off;
   }
-  h.bump.store(kHeaderBytes + 8);  // off the 16-byte grid
+  h.bump.store(kHeaderBytes + 8);  // off the page grid
   for (auto& f : h.small_free) f.word.store(0);
-  for (auto& f : h.large_free) f.word.store(0);
   EXPECT_THROW(a.allocate(16), ArenaFull);
   h.bump.store(16);  // inside the header
   EXPECT_THROW(a.allocate(16), ArenaFull);
