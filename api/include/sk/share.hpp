@@ -74,9 +74,9 @@ class Share {
       throw alloc::BadSegment("segment '" + std::string(name) +
                               "' holds no Share state (it was not created by sk::Share<...>::create); "
                               "open it with the matching type or recreate it");
-    if (!arena.view().contains(arena.root(), sizeof(Root)))
+    if (!arena.view().contains(arena.root(), sizeof(Root)) || arena.root() % alignof(Root) != 0)
       throw alloc::BadSegment("segment '" + std::string(name) + "' has a corrupt header: its root offset " +
-                              std::to_string(arena.root()) + " leaves no room for the " +
+                              std::to_string(arena.root()) + " is misaligned or leaves no room for the " +
                               std::to_string(sizeof(Root)) + "-byte Share state inside its " +
                               std::to_string(arena.capacity()) + " bytes; unlink it and create it again");
     const auto* root = arena.template ptr<const Root>(arena.root());
