@@ -303,8 +303,13 @@ Arena Arena::open(std::string_view name, Layout layout, std::chrono::millisecond
       throw BadSegment(who + " is truncated: the file has " + std::to_string(size) +
                        " bytes but its header records a capacity of " + std::to_string(h.capacity) +
                        "; unlink it and create it again");
-    if (h.capacity > kMaxCapacity || h.capacity < kMinCapacity)
-      throw BadSegment(who + " records an impossible capacity " + std::to_string(h.capacity) + "; it is corrupt");
+    // create() rounds every capacity to whole pages; one that is not (fuzz:
+    // a patched capacity cut the last small-block page in half) is damage.
+    if (h.capacity > kMaxCapacity || h.capacity < kMinCapacity || h.capacity % kPageBytes != 0)
+      throw BadSegment(who + " records an impossible capacity " + std::to_string(h.capacity) +
+                       " (not a whole number of " + std::to_string(kPageBytes) + "-byte pages in [" +
+                       std::to_string(kMinCapacity) + ", " + std::to_string(kMaxCapacity) +
+                       "]); it is corrupt: unlink it and create it again");
     if (!seg.still_linked()) {  // unlinked or replaced after we opened it
       if (late) throw SegmentError(who + " was removed while we opened it; create it again");
       continue;

@@ -27,42 +27,61 @@ constexpr std::uint64_t pack(std::uint64_t units, std::uint32_t tag) noexcept {
 constexpr Offset offset_in(std::uint64_t head) noexcept { return (head & 0xffff'ffffULL) * kMinBlock; }
 constexpr std::uint32_t tag_of(std::uint64_t head) noexcept { return static_cast<std::uint32_t>(head >> 32); }
 
-// Free small block layout: [0..8) offset of the next free block (0 = end).
+// Free small block layout: [0..8) offset of the next free block (0 = end),
+// [8..16) a seal computed from the block's own offset and that link.
 // Written only by the process that owns the block (while freeing it),
-// before the CAS that publishes it.
-void write_link(std::byte* node, Offset next) noexcept { std::memcpy(node, &next, sizeof next); }
+// before the CAS that publishes it. pop() refuses a head whose block does
+// not carry its seal: a damaged or hostile head word (segment file patched,
+// a peer writing garbage) that names live data (found by
+// tests/fuzz/fuzz_segment_attach: a head patched to a Pipe's ring handed the
+// ring's own header out as a message block, and the message overwrote the
+// ring's capacity). A seal matches by chance with probability 2^-64.
+constexpr std::uint64_t kFreeSeal = 0x21'4B'4C'42'45'45'52'46ULL;  // "FREEBLK!"
+constexpr std::uint64_t seal_of(Offset off, Offset next) noexcept {
+  return kFreeSeal ^ (off * 0x9E37'79B9'7F4A'7C15ULL) ^ next;
+}
+struct FreeNode {
+  Offset next;
+  std::uint64_t seal;
+};
+void write_node(std::byte* node, Offset off, Offset next) noexcept {
+  const FreeNode n{next, seal_of(off, next)};
+  std::memcpy(node, &n, sizeof n);
+}
 
-// Reads the `next` link of a block that was on top of a free list when we
-// loaded the head. Another thread/process may have popped that block since
-// and be writing user data into it right now: then the value read here is
-// garbage, but our CAS on the head fails (the tag changed with that pop) and
-// the value is dropped. This is the one intentional data race of a Treiber
+// Reads the node of a block that was on top of a free list when we loaded
+// the head. Another thread/process may have popped that block since and be
+// writing user data into it right now: then the value read here is garbage,
+// but our CAS on the head fails (the tag changed with that pop) and the
+// value is dropped. This is the one intentional data race of a Treiber
 // stack; it is hidden from TSan here so that the block's next owner is not
 // reported for its (correctly synchronized) plain writes.
-__attribute__((noinline, no_sanitize("thread"))) Offset read_next_racy(const std::byte* node) noexcept {
-  Offset next = 0;
-  std::memcpy(&next, node, sizeof next);
-  return next;
+__attribute__((noinline, no_sanitize("thread"))) FreeNode read_node_racy(const std::byte* node) noexcept {
+  FreeNode n{};
+  std::memcpy(&n, node, sizeof n);
+  return n;
 }
 
 void push(FreeHead& head, std::byte* base, Offset off) noexcept {
   std::byte* node = base + off;
   std::uint64_t old = head.word.load(std::memory_order_relaxed);
   for (;;) {
-    write_link(node, offset_in(old));
+    write_node(node, off, offset_in(old));
     const std::uint64_t desired = pack(unit_of(off), tag_of(old) + 1);
-    // SYNC POINT: release publishes the block's link (and every write the
-    // freeing owner made to the block) to the process that pops it; without
-    // it a popper could read a stale `next` and hand out a block twice.
+    // SYNC POINT: release publishes the block's link and seal (and every
+    // write the freeing owner made to the block) to the process that pops
+    // it; without it a popper could read a stale `next` and hand out a
+    // block twice, or read a stale seal and refuse a good block.
     if (head.word.compare_exchange_weak(old, desired, std::memory_order_release, std::memory_order_relaxed))
       return;
   }
 }
 
-// Returns the popped block's offset (0 if the list is empty). Blocks on the
-// list are `block` bytes, aligned to it.
-Offset pop(FreeHead& head, std::byte* base, Offset capacity, std::size_t block) noexcept {
-  // SYNC POINT: acquire pairs with push()'s release: the link we follow and
+// Returns the popped block's offset (0 if the list is empty or its head is
+// damaged). Blocks on the list are `block` bytes, aligned to it. `limit` is
+// the end of the heap's data pages (past it lie the page map or nothing).
+Offset pop(FreeHead& head, std::byte* base, Offset limit, std::size_t block) noexcept {
+  // SYNC POINT: acquire pairs with push()'s release: the node we read and
   // the previous owner's writes to the block happen-before our use of it.
   std::uint64_t old = head.word.load(std::memory_order_acquire);
   for (;;) {
@@ -75,13 +94,28 @@ Offset pop(FreeHead& head, std::byte* base, Offset capacity, std::size_t block) 
     // tests/fuzz/fuzz_segment_attach: a head pointing into the header made
     // allocate() return an offset below data_start; one near the end would
     // hand out a block that runs past the mapping.
-    if (off < kHeaderBytes || off % block != 0 || off > capacity - block) return 0;
-    const Offset next = read_next_racy(base + off);
-    const std::uint64_t desired = pack(unit_of(next), tag_of(old) + 1);
+    if (off < kHeaderBytes || off % block != 0 || off > limit - block) return 0;
+    const FreeNode node = read_node_racy(base + off);
+    if (node.seal != seal_of(off, node.next)) {
+      // Either another popper took the block and is writing into it (then
+      // the head has moved on: retry from the new one), or the head names
+      // something that is not a free block (damage: refuse).
+      // SYNC POINT: acquire as above, for the new head's node.
+      const std::uint64_t now = head.word.load(std::memory_order_acquire);
+      if (now == old) return 0;
+      old = now;
+      continue;
+    }
+    const std::uint64_t desired = pack(unit_of(node.next), tag_of(old) + 1);
     // SYNC POINT: acquire on success (as above); on failure we re-read the
     // new head with acquire before following its link.
-    if (head.word.compare_exchange_weak(old, desired, std::memory_order_acquire, std::memory_order_acquire))
+    if (head.word.compare_exchange_weak(old, desired, std::memory_order_acquire, std::memory_order_acquire)) {
+      // The block is ours: wipe its seal, so that a stale head naming it
+      // later (damage) cannot pass for a free block while it holds data.
+      const std::uint64_t zero = 0;
+      std::memcpy(base + off + sizeof(Offset), &zero, sizeof zero);
       return off;
+    }
   }
 }
 
@@ -98,9 +132,10 @@ void split_small(SegmentHeader& h, std::byte* base, Offset off, std::size_t have
 }
 
 Offset allocate_small(SegmentHeader& h, std::byte* base, std::size_t block) {
-  if (Offset off = pop(h.small_free[small_class(block)], base, h.capacity, block)) return off;
+  const Offset limit = pages::geometry(h.capacity).limit_page * kPageBytes;
+  if (Offset off = pop(h.small_free[small_class(block)], base, limit, block)) return off;
   for (std::size_t bigger = block << 1; bigger <= kMaxSmallBlock; bigger <<= 1) {
-    if (Offset off = pop(h.small_free[small_class(bigger)], base, h.capacity, bigger)) {
+    if (Offset off = pop(h.small_free[small_class(bigger)], base, limit, bigger)) {
       split_small(h, base, off, bigger, block);
       return off;
     }

@@ -27,7 +27,7 @@ void hook(Step s) noexcept {
 struct Class {
   std::uint32_t f, s;
 };
-constexpr Class class_of(std::uint64_t n) noexcept {
+constexpr Class class_of(std::uint64_t n) noexcept {  // n >= 1 (callers check map words first)
   const auto f = static_cast<std::uint32_t>(std::bit_width(n) - 1);
   return {f, static_cast<std::uint32_t>(((n << 3) >> f) - 8)};
 }
@@ -122,7 +122,7 @@ class Heap {
     hook(Step::free_marked);
     // Coalesce with the next run if it is free.
     const std::uint64_t q = p + n;
-    if (q < top() && kind_of(map_[q]) == kFree && len_of(map_[q]) <= top() - q) {
+    if (q < top() && kind_of(map_[q]) == kFree && len_of(map_[q]) != 0 && len_of(map_[q]) <= top() - q) {
       const std::uint64_t m = len_of(map_[q]);
       if (!unlink(q, m)) return repair_after_free();
       hook(Step::merge_next_unlinked);

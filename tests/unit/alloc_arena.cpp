@@ -318,6 +318,38 @@ TEST(Arena, unit_unlink_keeps_mappings_valid) {
 // or a free block overwritten after a double free) are refused: allocate()
 // returns blocks inside the allocatable range or throws ArenaFull, never the
 // header or memory past the mapping.
+// Above 512 KiB the page map lives in the arena's last pages: a small
+// free-list head that points there must not be handed out (its user would
+// overwrite the map). Before the fix, pop() bounded heads by the capacity.
+TEST(Arena, unit_small_free_head_in_the_page_map_is_refused) {
+  Arena a = Arena::create_anonymous(4 << 20);
+  SegmentHeader& h = *header_of(a.base());
+  const Offset map_start = a.capacity() - kPageBytes;  // the map's last page
+  ASSERT_FALSE(a.view().contains(map_start, 16));
+  h.small_free[0].word.store(map_start / kMinBlock);
+  const Offset off = a.allocate(16);
+  EXPECT_NE(off, map_start);
+  EXPECT_TRUE(a.view().contains(off, 16)) << off;
+}
+
+// A damaged free-list head that names a live block (found by
+// tests/fuzz/fuzz_segment_attach: it named a Pipe's ring, whose header the
+// next message then overwrote) is refused: the block is never handed out
+// twice, and allocation goes on from other memory.
+TEST(Arena, unit_small_free_head_naming_a_live_block_is_refused) {
+  Arena a = Arena::create_anonymous(64 * 1024);
+  SegmentHeader& h = *header_of(a.base());
+  const Offset live = a.allocate(64);
+  std::memset(a.base() + live, 0x5A, 64);  // its owner's data
+  h.small_free[2].word.store(live / kMinBlock);  // class 2: 64-byte blocks
+  for (int i = 0; i < 10; ++i) {
+    const Offset off = a.allocate(64);
+    EXPECT_NE(off, live);
+    EXPECT_TRUE(a.view().contains(off, 64));
+  }
+  EXPECT_EQ(a.base()[live + 63], std::byte{0x5A});
+}
+
 TEST(Arena, unit_corrupt_allocator_words_are_refused) {
   Arena a = Arena::create_anonymous(64 * 1024);
   SegmentHeader& h = *header_of(a.base());

@@ -140,3 +140,17 @@ TEST(PageHeap, unit_fragmentation_random_mix_half_live_1e6_operations_never_fail
   std::fprintf(stderr, "fragmentation: %d ops, peak live %zu MiB of %zu MiB, smallest largest-free-block seen %zu MiB, small-block pages %zu (+%zu in runs), free runs %zu\n",
                ops, max_live >> 20, cap >> 20, min_largest >> 20, static_cast<std::size_t>(st.small_pages), static_cast<std::size_t>(st.used_pages), static_cast<std::size_t>(st.free_runs));
 }
+
+// A damaged page-map word (fuzz: a FREE head of length 0 just above a run
+// being freed) must not be followed: the free completes, nothing else is
+// read from the bad word. Before: class_of(0) shifted by 2^32 - 1 (UBSan).
+TEST(PageHeap, unit_free_beside_a_zero_length_free_word_is_safe) {
+  Arena a = Arena::create_anonymous(64 * 1024);  // map in the header
+  const Offset x = a.allocate(2 * P);
+  const Offset y = a.allocate(P);
+  (void)a.allocate(P);
+  auto* map = reinterpret_cast<std::uint64_t*>(a.base() + kMapInHeader);
+  map[y / P] = (std::uint64_t{0xA5} << 40) | (std::uint64_t{0x46} << 32);  // FREE, length 0
+  a.deallocate(x, 2 * P);
+  EXPECT_EQ(a.allocate(2 * P), x);
+}

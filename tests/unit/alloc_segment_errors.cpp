@@ -110,6 +110,20 @@ TEST(SegmentErrors, unit_truncated_below_capacity) {
   EXPECT_TRUE(has(m, "capacity of 65536")) << m;
 }
 
+// Found by tests/fuzz/fuzz_segment_attach: a capacity patched to 13,632
+// (16 KiB segment) was accepted, so the last small-block page ran past the
+// heap's end and allocate() returned a block that contains() denied.
+TEST(SegmentErrors, unit_capacity_not_whole_pages) {
+  NameGuard g("cappage");
+  { Arena::create(g.name, 1 << 16); }
+  const std::uint64_t cap = (1 << 16) - 1000;
+  patch(g.path, offsetof(SegmentHeader, capacity), &cap, sizeof cap);
+  const auto m = message_of<BadSegment>([&] { Arena::open(g.name); });
+  EXPECT_TRUE(has(m, "impossible capacity 64536")) << m;
+  EXPECT_TRUE(has(m, "whole number of 4096-byte pages")) << m;
+  EXPECT_TRUE(has(m, "unlink it")) << m;
+}
+
 TEST(SegmentErrors, unit_truncated_inside_header) {
   NameGuard g("trunchdr");
   { Arena::create(g.name, 1 << 16); }
