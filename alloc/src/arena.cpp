@@ -12,6 +12,7 @@
 
 #include <sk/alloc/arena.hpp>
 #include <sk/alloc/block_allocator.hpp>
+#include <sk/alloc/page_heap.hpp>
 #include <sk/alloc/header.hpp>
 #include <sk/alloc/segment.hpp>
 #include <sk/alloc/sweep.hpp>
@@ -302,8 +303,13 @@ Arena Arena::open(std::string_view name, Layout layout, std::chrono::millisecond
       throw BadSegment(who + " is truncated: the file has " + std::to_string(size) +
                        " bytes but its header records a capacity of " + std::to_string(h.capacity) +
                        "; unlink it and create it again");
-    if (h.capacity > kMaxCapacity || h.capacity < kMinCapacity)
-      throw BadSegment(who + " records an impossible capacity " + std::to_string(h.capacity) + "; it is corrupt");
+    // create() rounds every capacity to whole pages; one that is not (fuzz:
+    // a patched capacity cut the last small-block page in half) is damage.
+    if (h.capacity > kMaxCapacity || h.capacity < kMinCapacity || h.capacity % kPageBytes != 0)
+      throw BadSegment(who + " records an impossible capacity " + std::to_string(h.capacity) +
+                       " (not a whole number of " + std::to_string(kPageBytes) + "-byte pages in [" +
+                       std::to_string(kMinCapacity) + ", " + std::to_string(kMaxCapacity) +
+                       "]); it is corrupt: unlink it and create it again");
     if (!seg.still_linked()) {  // unlinked or replaced after we opened it
       if (late) throw SegmentError(who + " was removed while we opened it; create it again");
       continue;
@@ -333,13 +339,16 @@ Arena Arena::open(std::string_view name, Layout layout, std::chrono::millisecond
                         "); it was damaged or written by something else: unlink it and create it again");
     };
     if (mh.capacity != h.capacity) throw corrupt("its capacity changed while it was opened");
-    if (bump < kHeaderBytes || bump > h.capacity || bump % kMinBlock != 0)
-      throw corrupt("the allocation mark " + std::to_string(bump) + " is outside [" + std::to_string(kHeaderBytes) +
-                    ", capacity] or not a multiple of " + std::to_string(kMinBlock));
+    const pages::Geometry geo = pages::geometry(h.capacity);
+    if (bump < geo.first_page * kPageBytes || bump > geo.limit_page * kPageBytes || bump % kPageBytes != 0)
+      throw corrupt("the allocation mark " + std::to_string(bump) + " is outside [" +
+                    std::to_string(geo.first_page * kPageBytes) + ", " + std::to_string(geo.limit_page * kPageBytes) +
+                    "] or not a multiple of the page size " + std::to_string(kPageBytes));
     if (used > h.capacity) throw corrupt("the used byte count " + std::to_string(used) + " exceeds the capacity");
-    if (root != kNullOffset && (root < kHeaderBytes || root >= bump || root % kMinBlock != 0))
-      throw corrupt("the root offset " + std::to_string(root) + " is not inside the allocated range [" +
-                    std::to_string(kHeaderBytes) + ", " + std::to_string(bump) + ") or is misaligned");
+    if (root != kNullOffset && (root < kHeaderBytes || root >= geo.limit_page * kPageBytes || root % kMinBlock != 0))
+      throw corrupt("the root offset " + std::to_string(root) + " is not inside the data pages [" +
+                    std::to_string(kHeaderBytes) + ", " + std::to_string(geo.limit_page * kPageBytes) +
+                    ") or is misaligned");
     auto m = std::make_shared<detail::Mapping>();
     m->seg = std::move(seg);
     m->name = std::string(name);
@@ -394,7 +403,11 @@ std::string_view ArenaView::name() const noexcept {
 bool ArenaView::contains(Offset off, std::size_t bytes) const noexcept {
   if (!base_) return false;
   const SegmentHeader& h = *header_of(base_);
-  return off >= h.data_start && off + bytes >= off && off + bytes <= h.capacity;
+  return off >= h.data_start && off + bytes >= off && off + bytes <= pages::geometry(h.capacity).limit_page * kPageBytes;
+}
+
+std::size_t ArenaView::largest_free() const noexcept {
+  return base_ ? pages::stats(*header_of(base_), base_).largest_free * kPageBytes : 0;
 }
 
 Offset ArenaView::allocate(std::size_t bytes, std::size_t align) {

@@ -30,23 +30,17 @@ std::string pid_text(std::uint64_t packed) { return alloc::describe_owner(OwnerI
 
 const char* role_name(PipeRole r) noexcept { return r == PipeRole::anchor ? "anchor" : "point"; }
 
-// The arena never merges freed runs and looks for a run of P pages only on
-// the lists whose runs are all >= P, so a freed run is reused only if runs
-// are power-of-two pages. Message blocks are therefore rounded up to a
-// power-of-two number of pages (small ones are power-of-two sized already).
-std::size_t block_bytes(std::size_t n) noexcept {
-  if (n <= 2048) return n == 0 ? 1 : n;
-  const std::size_t pages = (n + alloc::kPageBytes - 1) / alloc::kPageBytes;
-  return std::bit_ceil(pages) * alloc::kPageBytes;
-}
+// Message blocks: small ones are the arena's power-of-two blocks, large
+// ones whole pages (the arena reuses and merges freed page runs of any size,
+// so no rounding beyond the page is needed).
+std::size_t block_bytes(std::size_t n) noexcept { return n == 0 ? 1 : n; }
 
-// Largest message block the fresh arena can hand out (a power-of-two number
-// of pages), confirmed by a probe allocation.
+// Largest message block the fresh arena can hand out, confirmed by a probe
+// allocation.
 std::uint64_t probe_max_message(Arena& a) {
-  const std::size_t left_pages = (a.capacity() - alloc::kHeaderBytes - a.used()) / alloc::kPageBytes;
-  for (std::size_t pages = left_pages ? std::bit_floor(left_pages) : 0; pages >= 1; pages /= 2) {
+  for (std::size_t n = a.largest_free() / alloc::kPageBytes * alloc::kPageBytes; n >= alloc::kPageBytes;
+       n -= alloc::kPageBytes) {
     try {
-      const std::size_t n = pages * alloc::kPageBytes;
       const Offset off = a.allocate(n, kBlockAlign);
       a.deallocate(off, n, kBlockAlign);
       return n;

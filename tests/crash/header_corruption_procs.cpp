@@ -79,8 +79,11 @@ TEST(HeaderCorruption, procs_every_header_word_hostile_gives_an_exception_never_
       {"root", offsetof(SegmentHeader, root), 8},
       {"small_free[0]", offsetof(SegmentHeader, small_free), 8},
       {"small_free[7]", offsetof(SegmentHeader, small_free) + 7 * 64, 8},
-      {"large_free[0]", offsetof(SegmentHeader, large_free), 8},
-      {"large_free[3]", offsetof(SegmentHeader, large_free) + 3 * 64, 8},
+      {"heap.lock", offsetof(SegmentHeader, heap), 8},
+      {"heap.level_map", offsetof(SegmentHeader, heap) + offsetof(sk::alloc::PageHeap, level_map), 4},
+      {"heap.sub_map[0]", offsetof(SegmentHeader, heap) + offsetof(sk::alloc::PageHeap, sub_map), 8},
+      {"heap.heads[0]", offsetof(SegmentHeader, heap) + offsetof(sk::alloc::PageHeap, heads), 8},
+      {"heap.heads[3][2]", offsetof(SegmentHeader, heap) + offsetof(sk::alloc::PageHeap, heads) + 26 * 4, 4},
       {"attach[0]", offsetof(SegmentHeader, attach), 8},
       {"creator", offsetof(SegmentHeader, creator), 8},
   };

@@ -14,9 +14,10 @@
 // lands inside the arena and is writable. The file is removed every time.
 //
 // Input: flags:u8, then
-//   flags & 1  template mode: patches on a real, valid header made at
-//              startup by Arena::create: repeated {off:u16, n:u8, bytes[n % 64]}
-//              applied at off % 4096
+//   flags & 1  template mode: patches on a real, valid 8-page segment made
+//              at startup by Arena::create (small lists, a listed free run
+//              and the page map in its header): repeated
+//              {off:u16, n:u8, bytes[n % 64]} applied at off % 4096
 //   else       raw mode: the rest of the input is the file's contents
 //   (flags >> 1) & 3  size: 0 natural (template: its real size; raw: input
 //              length), 1 from a u32 (% 1 MiB + 1) read right after flags,
@@ -85,8 +86,15 @@ const std::vector<std::uint8_t>& valid_template() {
     const std::string tpl = name() + "-tpl";
     std::vector<std::uint8_t> bytes;
     {
-      auto a = sk::alloc::Arena::create(tpl, 4 * sk::alloc::kPageBytes, layout());
-      (void)a.allocate(100);  // some allocator state
+      // Allocator state in every part of the header: a small-block page
+      // taken from the top (small_top, a small free list), a free 2-page
+      // run on a page-heap list with its tail in the page map, a used run
+      // below the bump mark. The page map lies in the header (3072..).
+      auto a = sk::alloc::Arena::create(tpl, 8 * sk::alloc::kPageBytes, layout());
+      (void)a.allocate(100);
+      const sk::alloc::Offset run = a.allocate(5000);
+      (void)a.allocate(4096);
+      a.deallocate(run, 5000);
       bytes = read_file(sk::alloc::Arena::path_for(tpl));
     }
     sk::alloc::Arena::unlink(tpl);
@@ -284,6 +292,21 @@ int main(int argc, char** argv) {
   put(raw(0x00, {}, header.size()));                   // raw header only: truncated segment
   put(raw(0x00, {}, 700));                             // header cut inside the layout text
   put(raw(0x02, {0x00, 0x00, 0x10, 0x00}, 64));        // 64 header bytes, sparse 1 MiB file
+  // Page heap words (the template's page 1 is a free 2-page run on a list).
+  const auto u16le = [](std::size_t v) { return std::vector<std::uint8_t>{std::uint8_t(v), std::uint8_t(v >> 8)}; };
+  auto patch = [&](std::uint8_t flags, std::uint16_t alloc, std::size_t off, std::vector<std::uint8_t> bytes) {
+    std::vector<std::uint8_t> in{flags, std::uint8_t(alloc), std::uint8_t(alloc >> 8)};
+    const auto o = u16le(off);
+    in.insert(in.end(), o.begin(), o.end());
+    in.push_back(static_cast<std::uint8_t>(bytes.size()));
+    in.insert(in.end(), bytes.begin(), bytes.end());
+    return in;
+  };
+  const std::size_t heap = offsetof(sk::alloc::SegmentHeader, heap);
+  put({0x01 | 0x10, 0x00, 0x20});                      // allocate 8 KiB + 1: reuses the free run
+  put(patch(0x11, 0x2000, 3072 + 8, {0x09, 0, 0, 0}));                    // page 1's map word: length 9
+  put(patch(0x11, 0x2000, heap + offsetof(sk::alloc::PageHeap, small_top), {0x02, 0, 0, 0}));  // small_top low
+  put(patch(0x11, 0x0040, heap + offsetof(sk::alloc::PageHeap, heads) + 4, {0x07, 0, 0, 0}));  // a head at the small page
   put({0x01 | 0x20});                                  // valid pipe segment: attach, send, receive
   put({0x01 | 0x20, 0x28, 0x10, 0x08, 0xff, 0xff, 0, 0, 0, 0, 0, 0});  // pipe: PipeBlock inline_max patched
   return 0;

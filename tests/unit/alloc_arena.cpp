@@ -104,8 +104,8 @@ TEST(Arena, unit_large_blocks_split_and_reuse) {
   EXPECT_EQ(a.used(), 3 * kPageBytes);
   a.deallocate(big, 3 * kPageBytes);
   EXPECT_EQ(a.used(), 0u);
-  // A 3-page run sits on list 1 ([2,4) pages); a 2-page request takes it and
-  // returns the third page, which a 1-page request then gets.
+  // The freed 3-page run went back to fresh space (it was the top run); a
+  // 2-page request takes its start and a 1-page request the third page.
   const Offset two = a.allocate(2 * kPageBytes);
   EXPECT_EQ(two, big);
   const Offset one = a.allocate(kPageBytes);
@@ -318,21 +318,55 @@ TEST(Arena, unit_unlink_keeps_mappings_valid) {
 // or a free block overwritten after a double free) are refused: allocate()
 // returns blocks inside the allocatable range or throws ArenaFull, never the
 // header or memory past the mapping.
+// Above 512 KiB the page map lives in the arena's last pages: a small
+// free-list head that points there must not be handed out (its user would
+// overwrite the map). Before the fix, pop() bounded heads by the capacity.
+TEST(Arena, unit_small_free_head_in_the_page_map_is_refused) {
+  Arena a = Arena::create_anonymous(4 << 20);
+  SegmentHeader& h = *header_of(a.base());
+  const Offset map_start = a.capacity() - kPageBytes;  // the map's last page
+  ASSERT_FALSE(a.view().contains(map_start, 16));
+  h.small_free[0].word.store(map_start / kMinBlock);
+  const Offset off = a.allocate(16);
+  EXPECT_NE(off, map_start);
+  EXPECT_TRUE(a.view().contains(off, 16)) << off;
+}
+
+// A damaged free-list head that names a live block (found by
+// tests/fuzz/fuzz_segment_attach: it named a Pipe's ring, whose header the
+// next message then overwrote) is refused: the block is never handed out
+// twice, and allocation goes on from other memory.
+TEST(Arena, unit_small_free_head_naming_a_live_block_is_refused) {
+  Arena a = Arena::create_anonymous(64 * 1024);
+  SegmentHeader& h = *header_of(a.base());
+  const Offset live = a.allocate(64);
+  std::memset(a.base() + live, 0x5A, 64);  // its owner's data
+  h.small_free[2].word.store(live / kMinBlock);  // class 2: 64-byte blocks
+  for (int i = 0; i < 10; ++i) {
+    const Offset off = a.allocate(64);
+    EXPECT_NE(off, live);
+    EXPECT_TRUE(a.view().contains(off, 64));
+  }
+  EXPECT_EQ(a.base()[live + 63], std::byte{0x5A});
+}
+
 TEST(Arena, unit_corrupt_allocator_words_are_refused) {
   Arena a = Arena::create_anonymous(64 * 1024);
   SegmentHeader& h = *header_of(a.base());
   h.small_free[0].word.store(1);                                  // offset 16: inside the header
   h.small_free[7].word.store((a.capacity() - 16) / kMinBlock);    // a 2 KiB block 16 bytes before the end
-  h.large_free[0].word.store((a.capacity() - kPageBytes) / kMinBlock);  // last page, claims a huge run
-  const std::uint64_t pages = 1000;
-  std::memcpy(a.base() + a.capacity() - kPageBytes + 8, &pages, sizeof pages);
-  for (std::size_t n : {std::size_t{16}, std::size_t{2048}, std::size_t{4096}}) {
+  h.heap.heads[0][0] = static_cast<std::uint32_t>(a.capacity() / kPageBytes - 1);  // last page: not a free run
+  h.heap.sub_map[0] = 1;
+  h.heap.level_map = 1;
+  h.heap.heads[3][0] = 0xFFFF'FFF0u;  // far past the end
+  h.heap.sub_map[3] = 1;
+  h.heap.level_map |= 1u << 3;
+  for (std::size_t n : {std::size_t{16}, std::size_t{2048}, std::size_t{4096}, std::size_t{8 * 4096}}) {
     const Offset off = a.allocate(n);
     EXPECT_TRUE(a.view().contains(off, n)) << n << " bytes at " << off;
   }
-  h.bump.store(kHeaderBytes + 8);  // off the 16-byte grid
+  h.bump.store(kHeaderBytes + 8);  // off the page grid
   for (auto& f : h.small_free) f.word.store(0);
-  for (auto& f : h.large_free) f.word.store(0);
   EXPECT_THROW(a.allocate(16), ArenaFull);
   h.bump.store(16);  // inside the header
   EXPECT_THROW(a.allocate(16), ArenaFull);

@@ -84,7 +84,7 @@ TEST(SegmentErrors, unit_wrong_version) {
   patch(g.path, offsetof(SegmentHeader, version), &v, sizeof v);
   const auto m = message_of<BadSegment>([&] { Arena::open(g.name); });
   EXPECT_TRUE(has(m, "format version 99")) << m;
-  EXPECT_TRUE(has(m, "reads version 1")) << m;
+  EXPECT_TRUE(has(m, "reads version " + std::to_string(kFormatVersion))) << m;
 }
 
 TEST(SegmentErrors, unit_wrong_layout_hash_names_both) {
@@ -108,6 +108,20 @@ TEST(SegmentErrors, unit_truncated_below_capacity) {
   EXPECT_TRUE(has(m, "is truncated")) << m;
   EXPECT_TRUE(has(m, "8192 bytes")) << m;
   EXPECT_TRUE(has(m, "capacity of 65536")) << m;
+}
+
+// Found by tests/fuzz/fuzz_segment_attach: a capacity patched to 13,632
+// (16 KiB segment) was accepted, so the last small-block page ran past the
+// heap's end and allocate() returned a block that contains() denied.
+TEST(SegmentErrors, unit_capacity_not_whole_pages) {
+  NameGuard g("cappage");
+  { Arena::create(g.name, 1 << 16); }
+  const std::uint64_t cap = (1 << 16) - 1000;
+  patch(g.path, offsetof(SegmentHeader, capacity), &cap, sizeof cap);
+  const auto m = message_of<BadSegment>([&] { Arena::open(g.name); });
+  EXPECT_TRUE(has(m, "impossible capacity 64536")) << m;
+  EXPECT_TRUE(has(m, "whole number of 4096-byte pages")) << m;
+  EXPECT_TRUE(has(m, "unlink it")) << m;
 }
 
 TEST(SegmentErrors, unit_truncated_inside_header) {

@@ -58,6 +58,9 @@ class ArenaView {
   std::byte* base() const noexcept { return base_; }
   std::size_t capacity() const noexcept;  // total segment bytes, header included
   std::size_t used() const noexcept;      // bytes handed out (block sizes) and not given back
+  // Bytes of the largest block allocate() can hand out now (a run of free
+  // pages, fresh or freed). Walks the page map: O(pages), for reports.
+  std::size_t largest_free() const noexcept;
   std::string_view name() const noexcept;  // "" when anonymous
 
   // The object at `off` (branch-free, so it never trips -Wnull-dereference):
@@ -144,6 +147,7 @@ class Arena {
   std::byte* base() const noexcept { return view_.base(); }
   std::size_t capacity() const noexcept { return view_.capacity(); }
   std::size_t used() const noexcept { return view_.used(); }
+  std::size_t largest_free() const noexcept { return view_.largest_free(); }
   const std::string& name() const noexcept;  // "" when anonymous
 
   template <class T>

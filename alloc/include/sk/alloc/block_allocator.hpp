@@ -1,17 +1,14 @@
 #pragma once
-// The lock-free, process-safe block allocator that runs inside an arena
-// segment (state in SegmentHeader; see header.hpp and docs/arena.md).
+// The process-safe block allocator that runs inside an arena segment
+// (state in SegmentHeader; see header.hpp and docs/arena.md).
 //
 //   small requests (<= 2048 B after max(bytes, align)): power-of-two blocks
 //     16 .. 2048 B, naturally aligned (a block of size s sits at a multiple
-//     of s), one Treiber free list per size;
-//   large requests: a run of whole pages, page aligned; free runs of
-//     [2^j, 2^(j+1)) pages sit on free list j; a run bigger than asked is
-//     split and the rest goes back;
-//   fresh space comes from a bump pointer; alignment gaps it skips are
-//     pushed on the small free lists, not lost.
-// Blocks are never merged (no coalescing): a long-running arena that frees
-// many blocks of one size and then asks for another size can fill up.
+//     of s), one lock-free Treiber free list per size; an empty list is
+//     refilled by splitting a bigger small block or one page;
+//   large requests: a run of whole pages (bytes rounded up to a page), page
+//     aligned, from the page heap (page_heap.hpp): any freed run serves any
+//     request it can hold, neighbouring free runs merge, bounded time.
 #include <cstddef>
 
 #include <sk/alloc/arena.hpp>

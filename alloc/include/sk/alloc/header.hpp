@@ -1,5 +1,5 @@
 #pragma once
-// The header at offset 0 of every arena segment (format version 1). Fixed
+// The header at offset 0 of every arena segment (format version 2). Fixed
 // layout, no pointers, no virtuals; static_asserted below. The allocatable
 // space starts at kHeaderBytes.
 //
@@ -15,8 +15,9 @@
 //   704     init_state            creator: initializing -> ready | failed (release)
 //   768     bump, used, root      allocator (atomics)
 //   1024    small_free[8]         Treiber heads, one cache line each
-//   1536    large_free[25]        Treiber heads of page blocks
-//   1792    attach[64]            packed OwnerIds of processes that mapped it by name
+//   1536    heap                  page heap: lock, bitmaps, 25x8 free-run lists (page_heap.hpp)
+//   2560    attach[64]            packed OwnerIds of processes that mapped it by name
+//   3072    page map              one word per page (when it fits; else in the last pages)
 //
 // Readers that have not mapped the segment yet (open, sweep) read the header
 // with pread(); the ones that have mapped it use the atomics.
@@ -31,12 +32,13 @@
 namespace sk::alloc {
 
 inline constexpr std::uint64_t kSegmentMagic = 0x3141'4E45'5241'4B53ULL;  // bytes "SKARENA1" (little endian)
-inline constexpr std::uint32_t kFormatVersion = 1;
+inline constexpr std::uint32_t kFormatVersion = 2;
 inline constexpr std::size_t kPageBytes = 4096;
 inline constexpr std::size_t kHeaderBytes = 4096;  // data starts here (page aligned)
 inline constexpr std::size_t kMinBlock = 16;        // smallest block; offsets are in 16 B units
 inline constexpr std::size_t kSmallClasses = 8;     // 16, 32, ..., 2048 bytes
-inline constexpr std::size_t kLargeClasses = 25;    // page blocks: class j holds [2^j, 2^(j+1)) pages
+inline constexpr std::size_t kPageLevels = 25;      // page heap first level: floor(log2 pages), 0..24
+inline constexpr std::size_t kPageSubLevels = 8;    // page heap second level: 8 lists per power of two
 inline constexpr std::size_t kMaxSmallBlock = kMinBlock << (kSmallClasses - 1);  // 2048
 // Free-list heads pack the offset in 16 B units into 32 bits.
 inline constexpr std::uint64_t kMaxCapacity = std::uint64_t{1} << 36;  // 64 GiB
@@ -55,6 +57,18 @@ enum class InitState : std::uint32_t {
 // in 16 B units (0 = empty), high 32 bits = ABA tag bumped by every change.
 struct alignas(64) FreeHead {
   std::atomic<std::uint64_t> word{0};
+};
+
+// The page heap's shared words (see page_heap.hpp). `lock` is the only
+// word touched outside the lock; everything else is read and written only
+// by the holder.
+struct PageHeap {
+  std::atomic<std::uint64_t> lock{0};     // OwnerId::pack() of the holder, 0 = free
+  std::atomic<std::uint64_t> repairs{0};  // rebuilds after a dead holder or a bad link (statistic)
+  std::uint32_t level_map = 0;            // bit f: some list of level f is not empty
+  std::uint32_t small_top = 0;            // pages [small_top, limit) were given to the small lists
+  std::uint8_t sub_map[32] = {};          // [f] bit s: list (f, s) is not empty
+  std::uint32_t heads[kPageLevels][kPageSubLevels] = {};  // first free run (page index), 0 = empty
 };
 
 struct SegmentHeader {
@@ -78,7 +92,7 @@ struct SegmentHeader {
   alignas(64) std::atomic<std::uint64_t> used{0};  // bytes in blocks handed out
   alignas(64) std::atomic<std::uint64_t> root{0};  // the arena's well-known object
   alignas(256) FreeHead small_free[kSmallClasses];
-  FreeHead large_free[kLargeClasses];
+  alignas(64) PageHeap heap;
 
   // ---- attach table (named segments): 0 = free slot ----
   alignas(256) std::atomic<std::uint64_t> attach[kAttachSlots] = {};
@@ -100,8 +114,11 @@ static_assert(offsetof(SegmentHeader, layout_desc) == 176);
 static_assert(offsetof(SegmentHeader, init_state) == 704);
 static_assert(offsetof(SegmentHeader, bump) == 768);
 static_assert(offsetof(SegmentHeader, small_free) == 1024);
-static_assert(offsetof(SegmentHeader, large_free) == 1536);
-static_assert(offsetof(SegmentHeader, attach) == 3328);
+static_assert(offsetof(SegmentHeader, heap) == 1536);
+static_assert(offsetof(SegmentHeader, attach) == 2560);
+// The page map sits right after the header when it fits (small arenas).
+inline constexpr std::size_t kMapInHeader = 3072;
+static_assert(sizeof(SegmentHeader) <= kMapInHeader);
 
 inline SegmentHeader* header_of(std::byte* base) noexcept { return reinterpret_cast<SegmentHeader*>(base); }
 
