@@ -1,4 +1,5 @@
-// sk::Log: process-local sinks and record formatting.
+// sk::Log: the retained-record ring (design and ordering: log.hpp), process-
+// local sinks and record formatting.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -10,6 +11,17 @@
 #include <unordered_map>
 
 #include <sk/slots/log.hpp>
+
+#include <new>
+#include <type_traits>
+
+#include <sk/alloc/errors.hpp>
+#include <sk/alloc/owner.hpp>
+#include <sk/core/backoff.hpp>
+#include <sk/core/seqlock.hpp>
+#include <sk/share_errors.hpp>
+#include <sk/slots/arena_block.hpp>
+#include <sk/slots/value.hpp>
 
 namespace sk {
 namespace {
@@ -95,10 +107,163 @@ std::string format_record(const LogRecord& r) {
                      r.message);
 }
 
+namespace {
+
+// One retained record, inline and fixed-size (trivially copyable, so it can
+// live in a core::Seqlock). seq1 = seq + 1; 0 = the slot never held one.
+struct SlotRecord {
+  std::uint64_t seq1;
+  std::int64_t time_ns;
+  std::uint32_t pid;
+  std::uint8_t level;
+  std::uint8_t flags;  // kTruncated
+  std::uint16_t len;   // bytes of text used, <= Log::kMaxMessageBytes
+  char text[Log::kMaxMessageBytes];
+};
+constexpr std::uint8_t kTruncated = 1;
+static_assert(std::is_trivially_copyable_v<SlotRecord> && std::is_standard_layout_v<SlotRecord>);
+static_assert(sizeof(SlotRecord) == 24 + Log::kMaxMessageBytes, "no padding inside a slot record");
+
+// Bytes of `m` kept in a slot: all of it, or a prefix cut at a UTF-8
+// boundary leaving room for the 3-byte "…".
+std::size_t kept_bytes(std::string_view m) noexcept {
+  if (m.size() <= Log::kMaxMessageBytes) return m.size();
+  std::size_t n = Log::kMaxMessageBytes - 3;
+  while (n > 0 && (static_cast<unsigned char>(m[n]) & 0xC0) == 0x80) --n;  // m[n] starts a character
+  return n;
+}
+
+}  // namespace
+
+struct Log::Slot {
+  core::Seqlock<SlotRecord> lock;
+};
+
+Log::Log(std::string_view name, LogLevel level, LogRetention retention)
+    : self_(slots::construction_offset(this, "Log")),
+      capacity_(retention.bytes == 0 || retention.records <= retention.bytes / kSlotBytes
+                    ? retention.records
+                    : retention.bytes / kSlotBytes),
+      level_(static_cast<std::uint8_t>(level)) {
+  // Each slot covers whole cache lines (the ring is 64-aligned), so writers
+  // of neighbouring records never share a line.
+  static_assert(sizeof(Slot) == kSlotBytes && kSlotBytes % core::kCacheLine == 0);
+  static_assert(std::is_standard_layout_v<Slot> && std::is_standard_layout_v<Log>,
+                "Log lives in shared memory: keep it standard layout");
+  if (capacity_ > (std::uint64_t{1} << 32))
+    throw ShareError("sk::Log '" + std::string(name) + "': LogRetention asks for " + std::to_string(capacity_) +
+                     " records; keep it at most 2^32 (each takes " + std::to_string(kSlotBytes) + " bytes)");
+  const std::size_t n = name.size() < kMaxName ? name.size() : kMaxName;
+  name.copy(name_, n);
+  name_[n] = '\0';
+}
+
 Log::~Log() {
+  // Runs only when the owning Share is destroyed (no users left).
+  if (const std::uint64_t off = ring_.load(std::memory_order_acquire); off != 0)
+    arena().deallocate(off, capacity_ * sizeof(Slot), core::kCacheLine);
   SinkTable& t = table();
   std::lock_guard lock(t.mu);
   t.sinks.erase(this);
+}
+
+const Log::Slot* Log::ring() const noexcept {
+  // SYNC POINT: acquire pairs with the installer's release store of ring_:
+  // publishes the constructed slots; without it we could read seqlock words
+  // that were not yet initialised.
+  const std::uint64_t off = ring_.load(std::memory_order_acquire);
+  return off == 0 ? nullptr : reinterpret_cast<const Slot*>(arena().base() + off);
+}
+
+// One process at a time allocates and builds the ring (as sk::List installs
+// a chunk: racers that each allocated their own copy could together ask for
+// many times the ring's size and hit ArenaFull in a roomy arena).
+Log::Slot* Log::ring_or_install() {
+  if (const Slot* r = ring(); r != nullptr) return const_cast<Slot*>(r);
+  const std::uint64_t me = alloc::self_owner().pack();
+  core::Backoff backoff;
+  for (;;) {
+    std::uint64_t holder = 0;
+    // SYNC POINT: acq_rel CAS: one installer at a time; acquire also makes a
+    // previous installer's ring_ store visible to the re-check below.
+    if (installer_.compare_exchange_strong(holder, me, std::memory_order_acq_rel, std::memory_order_acquire)) break;
+    if (const Slot* r = ring(); r != nullptr) return const_cast<Slot*>(r);
+    backoff.pause();
+    // A dead installer never releases the claim: take it back from it.
+    if (!backoff.spinning() && backoff.steps() % 64 == 0 && !alloc::is_alive(alloc::OwnerId::unpack(holder)))
+      installer_.compare_exchange_strong(holder, 0, std::memory_order_acq_rel, std::memory_order_relaxed);
+  }
+  struct Release {
+    std::atomic<std::uint64_t>& word;
+    // SYNC POINT: release orders our ring_ store before the next installer's
+    // acquire of the claim (it then sees the ring and does not build another).
+    ~Release() { word.store(0, std::memory_order_release); }
+  } release{installer_};
+  if (const Slot* r = ring(); r != nullptr) return const_cast<Slot*>(r);  // built while we waited
+  alloc::ArenaView a = arena();
+  const std::size_t bytes = capacity_ * sizeof(Slot);
+  alloc::Offset off = 0;
+  try {
+    off = a.allocate(bytes, core::kCacheLine);
+  } catch (const alloc::ArenaFull& e) {
+    throw alloc::ArenaFull("sk::Log '" + std::string(name_) + "': no room for its ring of " +
+                           std::to_string(capacity_) + " records (" + std::to_string(bytes) +
+                           " bytes, taken at the first record): " + e.what() +
+                           "; give the Share more capacity or the Log a smaller LogRetention");
+  }
+  auto* slots = reinterpret_cast<Slot*>(a.base() + off);
+  for (std::uint64_t i = 0; i < capacity_; ++i) ::new (static_cast<void*>(slots + i)) Slot{};
+  // SYNC POINT: release publishes the constructed slots (see ring()).
+  ring_.store(off, std::memory_order_release);
+  return slots;
+}
+
+void Log::store(const LogRecord& rec) {
+  Slot& slot = ring_or_install()[rec.seq % capacity_];
+  SlotRecord out{};
+  out.seq1 = rec.seq + 1;
+  out.time_ns = rec.time_ns;
+  out.pid = rec.pid;
+  out.level = static_cast<std::uint8_t>(rec.level);
+  const std::size_t n = kept_bytes(rec.message);
+  std::memcpy(out.text, rec.message.data(), n);
+  out.len = static_cast<std::uint16_t>(n);
+  if (n < rec.message.size()) {
+    std::memcpy(out.text + n, "\xE2\x80\xA6", 3);  // "…"
+    out.len = static_cast<std::uint16_t>(n + 3);
+    out.flags = kTruncated;
+  }
+  const std::uint32_t tag = slots::self_tag();
+  core::Backoff backoff;
+  for (;;) {
+    if (auto w = slot.lock.try_begin_write(tag)) {
+      const SlotRecord old = w->committed();
+      if (old.seq1 > out.seq1) {  // a later lap got here first: ours is already out of the window
+        dropped_.fetch_add(1, std::memory_order_relaxed);
+        return;  // the guard aborts
+      }
+      if (old.seq1 != 0 && old.seq1 - 1 >= base_.load(std::memory_order_relaxed))
+        dropped_.fetch_add(1, std::memory_order_relaxed);  // displaced a retained record
+      w->write(out);
+      if (!w->commit()) dropped_.fetch_add(1, std::memory_order_relaxed);  // judged dead: not published
+      return;
+    }
+    // Held by another writer: one a lap behind or ahead of us, descheduled
+    // mid-copy, or dead. Never wait for it beyond a bounded spin.
+    if (backoff.steps() < 12) {
+      backoff.pause();
+      continue;
+    }
+    const std::uint32_t holder = slot.lock.holder();
+    if (holder != 0 && slots::tag_owner_dead(holder)) {
+      slot.lock.abort_if_held_by(holder);  // its half-written copy is never published
+      backoff.reset();
+      continue;
+    }
+    if (holder == 0) continue;  // released just now
+    dropped_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
 }
 
 bool Log::write(LogLevel level, std::string message) {
@@ -111,12 +276,81 @@ bool Log::write(LogLevel level, std::string message) {
                     .count();
   rec.logger = name_;
   rec.message = std::move(message);
-  records_.append_with([&](std::uint64_t seq) -> const LogRecord& {
-    rec.seq = seq;
-    return rec;
-  });
+  if (capacity_ == 0) {
+    rec.seq = next_.fetch_add(1, std::memory_order_relaxed);
+    dropped_.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    ring_or_install();  // before the ticket: an ArenaFull here leaves no hole in the order
+    rec.seq = next_.fetch_add(1, std::memory_order_relaxed);
+    store(rec);
+  }
   for (const LogSink& sink : sinks_of(this)) sink(rec);
   return true;
+}
+
+template <class Fn>
+void Log::for_each_retained(Fn&& fn) const {
+  const Slot* r = ring();
+  if (r == nullptr) return;
+  const std::uint64_t hi = next_.load(std::memory_order_relaxed);
+  const std::uint64_t base = base_.load(std::memory_order_relaxed);
+  if (base >= hi) return;  // nothing written, or cleared (possibly after our next_ load)
+  const std::uint64_t lo = hi - base > capacity_ ? hi - capacity_ : base;
+  for (std::uint64_t seq = lo; seq < hi; ++seq) {
+    const core::Seqlock<SlotRecord>& lock = r[seq % capacity_].lock;
+    SlotRecord rec;
+    // A copy fails only when two writes overtook it: a later lap is
+    // replacing this slot, so the record we want is gone anyway.
+    if (!lock.try_load(rec) && !lock.try_load(rec)) continue;
+    if (rec.seq1 != seq + 1) continue;  // still being written, lost with its writer, or displaced
+    if (rec.len > kMaxMessageBytes || rec.level > static_cast<std::uint8_t>(LogLevel::error))
+      throw SlotPoisoned("sk::Log '" + std::string(name_) + "': record " + std::to_string(seq) +
+                         " has a message length of " + std::to_string(rec.len) + " and level " +
+                         std::to_string(rec.level) +
+                         ": the shared memory was overwritten by something else; recreate the Share");
+    fn(rec);
+  }
+}
+
+std::vector<LogRecord> Log::records() const {
+  std::vector<LogRecord> out;
+  for_each_retained([&](const SlotRecord& s) {
+    LogRecord r;
+    r.seq = s.seq1 - 1;
+    r.pid = s.pid;
+    r.level = static_cast<LogLevel>(s.level);
+    r.time_ns = s.time_ns;
+    r.logger = name_;
+    r.message.assign(s.text, s.len);
+    r.truncated = (s.flags & kTruncated) != 0;
+    out.push_back(std::move(r));
+  });
+  return out;
+}
+
+std::vector<std::string> Log::messages() const {
+  std::vector<std::string> out;
+  for_each_retained([&](const SlotRecord& s) { out.emplace_back(s.text, s.len); });
+  return out;
+}
+
+std::size_t Log::size() const {
+  std::size_t n = 0;
+  for_each_retained([&](const SlotRecord&) { ++n; });
+  return n;
+}
+
+void Log::clear() noexcept {
+  const std::uint64_t hi = next_.load(std::memory_order_relaxed);
+  std::uint64_t b = base_.load(std::memory_order_relaxed);
+  // Never move base_ back (a racing clear() may have seen a later next_).
+  while (b < hi && !base_.compare_exchange_weak(b, hi, std::memory_order_relaxed)) {
+  }
+}
+
+std::string Log::describe_value() const {
+  return std::to_string(size()) + " record(s) (bound " + std::to_string(capacity_) + ", " +
+         std::to_string(dropped()) + " dropped), level " + std::string(to_string(level()));
 }
 
 void Log::sink_to_stderr() { set_sinks(this, {stderr_sink()}); }
@@ -135,11 +369,5 @@ void Log::add_sink(LogSink sink) {
 }
 
 void Log::no_sinks() { set_sinks(this, {}); }
-
-std::vector<std::string> Log::messages() const {
-  std::vector<std::string> out;
-  records_.for_each([&](LogRecord r) { out.push_back(std::move(r.message)); });
-  return out;
-}
 
 }  // namespace sk

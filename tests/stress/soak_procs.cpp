@@ -9,9 +9,10 @@
 //   - RSS (/proc/<pid>/statm) and open fds (/proc/<pid>/fd) of this process and
 //     of every worker,
 //   - our files in /dev/shm (the Share and the pipes are named for this).
-// What is measured: steady state. sk::List and sk::Log grow by design (cells
-// are never reused), so workers append to them only in their first 800
-// cycles (well inside the warm-up); everything else (Atomic, Counter, Value,
+// What is measured: steady state. sk::List grows by design (cells are never
+// reused), so workers append to it (and log: sk::Log is bounded, but the
+// workload ties both together) only in their first 800 cycles (well inside
+// the warm-up); everything else (Atomic, Counter, Value,
 // Object replaced in place, Shared, pipes, pool runs) runs all the time.
 //
 // No-growth rule, per series: drop the first 20% (warm-up); split the rest in
