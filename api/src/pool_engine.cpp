@@ -139,12 +139,6 @@ void run_items(pool::RunView v, std::uint32_t slot, const Body& body, bool sweep
   }
 }
 
-// Child-side set-up common to both modes: die with the parent.
-void become_worker(pid_t parent) {
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != parent) ::_exit(0);  // the parent died before prctl took effect
-}
-
 [[noreturn]] void throw_fork_failed(int e) {
   throw PoolError(std::string("sk::Pool: fork() failed (") + std::strerror(e) +
                   "); too many processes or not enough memory: use fewer workers");
@@ -224,11 +218,9 @@ void Run::spawn(std::uint32_t slot, bool replacement) {
     live_.push_back({core_->pids_[slot], slot});
     return;
   }
-  const pid_t parent = ::getpid();
-  const pid_t pid = ipc::fork_process();
+  const pid_t pid = ipc::fork_process({.die_with_parent = true});
   if (pid < 0) throw_fork_failed(errno);
   if (pid == 0) {
-    become_worker(parent);
     v_.slot(slot).pid.store(static_cast<std::uint32_t>(::getpid()), std::memory_order_relaxed);
     fork_worker_main(v_, slot, body_, replacement);
   }
@@ -578,10 +570,9 @@ void PersistentCore::spawn(std::uint32_t slot, bool join_current) {
   const pid_t parent = ::getpid();
   // A replacement joins the job in flight; a fresh worker waits for the next.
   const std::uint32_t seen = v_.hdr().job_seq.load(std::memory_order_relaxed) - (join_current ? 1u : 0u);
-  const pid_t pid = ipc::fork_process();
+  const pid_t pid = ipc::fork_process({.die_with_parent = true});
   if (pid < 0) throw_fork_failed(errno);
   if (pid == 0) {
-    become_worker(parent);
     v_.slot(slot).pid.store(static_cast<std::uint32_t>(::getpid()), std::memory_order_relaxed);
     persistent_worker_main(v_, slot, seen, join_current, parent);
   }

@@ -48,32 +48,32 @@ void ProcessHandle::start(const ProcessSpec& spec, WorkerBody& body) {
   MessageChannel::create(static_cast<std::byte*>(mem) + cb_bytes, cap);
   MessageChannel::create(static_cast<std::byte*>(mem) + cb_bytes + ch_bytes, cap);
 
-  pthread_mutex_lock(&g_fork_mutex);
+  // The pipe's two ends exist only under the fork lock until our copy of
+  // the write end is closed: a fork on another thread (a Pool worker, another
+  // start()) cannot copy them, and every later child closes the read end.
+  ForkLock lock;
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) {
     const int e = errno;
-    pthread_mutex_unlock(&g_fork_mutex);
     unmap();
     throw SpawnError(std::string("Skprocess start(): pipe2 failed: ") + std::strerror(e) +
                      " (too many open files? each running process holds one descriptor)");
   }
+  register_private_fd(fds[0]);
+  register_private_fd(fds[1]);
   const pid_t parent = ::getpid();
   pid_t pid;
   if (supervised_) {
-    pid = fork_process();
-    if (pid == 0) {
-      child_setup(parent, fds[1], on_main_thread());
-      ::close(fds[0]);
-      supervisor_main(*cb_, spec_, *body_, fds[1], parent, in_worker_);
-    }
+    const int keep[] = {fds[1]};
+    pid = fork_process({.die_with_parent = on_main_thread(), .keep = keep});
+    if (pid == 0) supervisor_main(*cb_, spec_, *body_, fds[1], parent, in_worker_);
   } else {
     pid = fork_worker(*cb_, spec_, *body_, fds[1], WorkerMode::lifecycle, FailureInfo{}, true, in_worker_);
   }
   const int fork_errno = errno;
-  ::close(fds[1]);
-  pthread_mutex_unlock(&g_fork_mutex);
+  close_private_fd(fds[1]);
   if (pid < 0) {
-    ::close(fds[0]);
+    close_private_fd(fds[0]);
     unmap();
     throw SpawnError(std::string("Skprocess start(): fork failed: ") + std::strerror(fork_errno));
   }
@@ -87,7 +87,7 @@ void ProcessHandle::start(const ProcessSpec& spec, WorkerBody& body) {
 
 ProcessHandle::~ProcessHandle() {
   if (cb_ && !in_worker_ && !finished_) kill();
-  if (outcome_fd_ >= 0) ::close(outcome_fd_);
+  close_private_fd(outcome_fd_);
   unmap();
 }
 
@@ -150,8 +150,7 @@ void ProcessHandle::kill() noexcept {
     const auto w = static_cast<pid_t>(cb_->worker_pid.load(std::memory_order_acquire));
     if (w > 0) ::kill(w, SIGKILL);
   }
-  if (outcome_fd_ >= 0) ::close(outcome_fd_);
-  outcome_fd_ = -1;
+  close_private_fd(outcome_fd_);
   killed_ = true;
   finished_ = true;
   outcome_ = Outcome{};
@@ -186,8 +185,7 @@ void ProcessHandle::drain_incoming() {
 }
 
 void ProcessHandle::collect_finished() {
-  ::close(outcome_fd_);
-  outcome_fd_ = -1;
+  close_private_fd(outcome_fd_);
   if (!reaped_) {
     ::waitpid(child_, &child_status_, 0);
     reaped_ = true;
@@ -208,22 +206,24 @@ void ProcessHandle::collect_finished() {
         // Direct mode, lives exhausted by a crash: error() runs in a fresh
         // child forked from this (the parent's) copy of the object.
         out.failure = f;
-        pthread_mutex_lock(&g_fork_mutex);
-        int fds[2];
         pid_t pid = -1;
-        if (::pipe2(fds, O_CLOEXEC) == 0) {
-          std::fflush(nullptr);
-          pid = fork_worker(*cb_, spec_, *body_, fds[1], WorkerMode::error_only, f, true, in_worker_);
-          ::close(fds[1]);
+        int fds[2] = {-1, -1};
+        {
+          ForkLock lock;  // as in start(): no other fork copies these ends
+          if (::pipe2(fds, O_CLOEXEC) == 0) {
+            register_private_fd(fds[0]);
+            register_private_fd(fds[1]);
+            pid = fork_worker(*cb_, spec_, *body_, fds[1], WorkerMode::error_only, f, true, in_worker_);
+            close_private_fd(fds[1]);
+            if (pid < 0) close_private_fd(fds[0]);
+          }
         }
-        pthread_mutex_unlock(&g_fork_mutex);
         if (pid > 0) {
           outcome_fd_ = fds[0];
           outcome_bytes_.clear();
           while (!read_outcome_pipe(-1)) {
           }
-          ::close(outcome_fd_);
-          outcome_fd_ = -1;
+          close_private_fd(outcome_fd_);
           int st = 0;
           ::waitpid(pid, &st, 0);
           Outcome e;

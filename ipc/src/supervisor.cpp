@@ -20,6 +20,8 @@
 #include <new>
 #include <string>
 
+#include <sk/ipc/fork.hpp>
+
 #include "process_internal.hpp"
 
 namespace sk::ipc {
@@ -54,8 +56,9 @@ FailureInfo timeout_failure(const ProcessSpec& spec, HookId h, std::uint64_t run
 void supervisor_main(ControlBlock& cb, const ProcessSpec& spec, WorkerBody& body, int out_fd, pid_t parent,
                      bool& in_worker_flag) {
   cb.supervisor_pid.store(static_cast<std::uint32_t>(::getpid()), std::memory_order_release);
-  const int parent_fd = pidfd_open(parent);
+  int parent_fd = pidfd_open(parent);
   if (parent_fd < 0 || ::getppid() != parent) ::_exit(0);
+  register_private_fd(parent_fd);  // the workers we fork do not keep it
   const bool timed = spec.any_timeout();
   const std::int64_t slice = poll_slice_ms(spec);
   WorkerMode mode = WorkerMode::lifecycle;
@@ -71,7 +74,8 @@ void supervisor_main(ControlBlock& cb, const ProcessSpec& spec, WorkerBody& body
     }
     cb.worker_pid.store(static_cast<std::uint32_t>(w), std::memory_order_release);
     cb.incarnations.fetch_add(1, std::memory_order_acq_rel);
-    const int wfd = pidfd_open(w);
+    int wfd = pidfd_open(w);
+    register_private_fd(wfd);
     int status = 0;
     bool timed_out = false;
     HookId overran = HookId::none;
@@ -112,7 +116,7 @@ void supervisor_main(ControlBlock& cb, const ProcessSpec& spec, WorkerBody& body
         }
       }
     }
-    if (wfd >= 0) ::close(wfd);
+    close_private_fd(wfd);
     cb.deadline.store(0, std::memory_order_relaxed);
     // SYNC POINT: acquire pairs with the worker's release after its write.
     if (cb.outcome_written.load(std::memory_order_acquire) != 0) ::_exit(0);

@@ -208,10 +208,9 @@ std::optional<FailureInfo> stashed_failure(const ControlBlock& cb) {
 
 pid_t fork_worker(ControlBlock& cb, const ProcessSpec& spec, WorkerBody& body, int out_fd, WorkerMode mode,
                   const FailureInfo& pending, bool deathsig, bool& in_worker_flag) {
-  const pid_t me = ::getpid();
-  const pid_t pid = fork_process();
+  const int keep[] = {out_fd};
+  const pid_t pid = fork_process({.die_with_parent = deathsig, .keep = keep});
   if (pid != 0) return pid;
-  child_setup(me, out_fd, deathsig);
   in_worker_flag = true;
   cb.worker_pid.store(static_cast<std::uint32_t>(::getpid()), std::memory_order_release);
   try {
@@ -225,7 +224,7 @@ pid_t fork_worker(ControlBlock& cb, const ProcessSpec& spec, WorkerBody& body, i
     // the supervisor/parent reports as a crash.
     ::_exit(70);
   }
-  child_exit();
+  exit_child(0);
 }
 
 }  // namespace sk::ipc::detail
