@@ -25,13 +25,20 @@
 #include <type_traits>
 #include <utility>
 
-#include <sk/pool_engine.hpp>
+#include <sk/ipc/failure.hpp>
 #include <sk/process.hpp>
 
 namespace sk::pool_detail {
 
 template <class T>
 concept TupleLike = requires { std::tuple_size<std::remove_cvref_t<T>>::value; };
+
+inline void describe_in_flight(std::string& type, std::string& what) {
+  ipc::FailureInfo f;
+  ipc::capture_exception(f);
+  type = std::move(f.type_name);
+  what = std::move(f.what);
+}
 
 template <class W>
 typename W::result_type run_process_inline(W& w) {
@@ -63,7 +70,7 @@ typename W::result_type run_process_inline(W& w) {
     } catch (const ProcessTimeoutError& e) {
       if (--lives == 0) return w.error(e);
     } catch (...) {
-      detail::describe_current_exception(type, what);
+      describe_in_flight(type, what);
       if (--lives > 0) continue;
       if (hook == ProcessHook::prerun) return w.error(PreRunError(run, type, what));
       if (hook == ProcessHook::run) return w.error(RunError(run, type, what));
@@ -75,13 +82,13 @@ typename W::result_type run_process_inline(W& w) {
   } catch (const ProcessTimeoutError& e) {
     return w.error(e);
   } catch (...) {
-    detail::describe_current_exception(type, what);
+    describe_in_flight(type, what);
     return w.error(OnFinishError(run, type, what));
   }
   try {
     return w.result();
   } catch (...) {
-    detail::describe_current_exception(type, what);
+    describe_in_flight(type, what);
     return w.error(ResultError(run, type, what));
   }
 }

@@ -1,5 +1,7 @@
 #pragma once
-// Worker-side scheduling for a Pool run: which item index to try next.
+// Worker-side scheduling for a Pool run: which chunk to try next. Ranges
+// are of chunk indices (layout.hpp: a chunk is RunHeader::chunk_size
+// consecutive items, claimed with one CAS).
 //
 // Each worker holds a private current range and a deque of ranges in its
 // slot. It runs its current range front to back; before each item it looks
@@ -10,14 +12,14 @@
 // parks on RunHeader::work_wp until a range is offered, a sweep is requested
 // or the run ends. It never spins unboundedly.
 //
-// Exactly-once is not the scheduler's job: it may hand out an index twice
-// (sweeps scan everything); the claim word (CAS 0 -> pid) decides who runs it.
+// Exactly-once is not the scheduler's job: it may hand out a chunk twice
+// (sweeps scan everything); the chunk word's claim CAS decides who runs it.
 #include <chrono>
 #include <cstdint>
 #include <optional>
 
-#include <sk/ipc/pool_ranges.hpp>
-#include <sk/ipc/pool_shm.hpp>
+#include <sk/ipc/internal/pool/layout.hpp>
+#include <sk/ipc/internal/pool/ranges.hpp>
 
 namespace sk::ipc::pool {
 
@@ -31,14 +33,14 @@ class WorkerScheduler {
     sweep_seen_ = v_.hdr().sweep_epoch.load(std::memory_order_acquire);
   }
 
-  // Makes the private range the whole run: used by replacement workers and
-  // after the parent freed the claims of a dead worker.
+  // Makes the private range every chunk of the run: used by replacement
+  // workers and after the parent re-offered a dead worker's chunks.
   void start_sweep() noexcept {
     cur_ = 0;
-    end_ = v_.hdr().n_items;
+    end_ = v_.hdr().n_chunks;
   }
 
-  // The next index to try to claim; nullopt when the run is no longer running.
+  // The next chunk to try to claim; nullopt when the run is no longer running.
   std::optional<std::uint32_t> next() noexcept {
     RunHeader& h = v_.hdr();
     for (;;) {
@@ -81,7 +83,7 @@ class WorkerScheduler {
     // Clamped: a range read from a deque whose owner died mid-operation may be
     // stale; any in-bounds index is harmless (the claim word decides).
     const Range r = Range::unpack(*packed);
-    const std::uint32_t n = v_.hdr().n_items;
+    const std::uint32_t n = v_.hdr().n_chunks;
     cur_ = r.begin < n ? r.begin : n;
     end_ = r.end < n ? r.end : n;
     return true;
