@@ -25,8 +25,6 @@ bool write_failure(int fd, const FailureInfo& f) noexcept;
 bool parse_outcome(const std::vector<std::byte>& bytes, Outcome& out);
 
 
-// The failure error() was handling when the worker died (from the control block).
-std::optional<FailureInfo> stashed_failure(const ControlBlock& cb);
 
 enum class WorkerMode { lifecycle, error_only };
 

@@ -145,29 +145,22 @@ R read_result(const ipc::pool::Run& run, std::uint32_t i) {
   }
 }
 
-// Records the exception in flight as item i's error.
-inline void record_exception(ipc::pool::ResultWriter& w, std::uint32_t i) noexcept {
-  ipc::FailureInfo f;
-  try {
-    ipc::capture_exception(f);
-  } catch (...) {
-    f.type_name = "unknown";
-  }
-  w.threw(i, f.type_name, f.what);
-}
-
 // Runs item i: calls f and publishes the result, or records the exception.
 template <bool Star, class R, class F, class T>
 void run_one(F& f, T&& item, std::uint32_t i, ipc::pool::ResultWriter& w) noexcept {
-  try {
-    if constexpr (std::is_void_v<R>) {
-      call<Star>(f, std::forward<T>(item));
-      write_result(w, i, std::monostate{});
-    } else {
-      write_result<stored_t<R>>(w, i, call<Star>(f, std::forward<T>(item)));
+  if constexpr (IsProcessRunner<std::remove_cvref_t<F>>::value) {  // pool.map<W>: a whole lifecycle
+    f.run(std::forward<T>(item), i, w, [&](const auto& r) { write_result<stored_t<R>>(w, i, r); });
+  } else {
+    try {
+      if constexpr (std::is_void_v<R>) {
+        call<Star>(f, std::forward<T>(item));
+        write_result(w, i, std::monostate{});
+      } else {
+        write_result<stored_t<R>>(w, i, call<Star>(f, std::forward<T>(item)));
+      }
+    } catch (...) {
+      record_exception(w, i);
     }
-  } catch (...) {
-    record_exception(w, i);
   }
 }
 
@@ -401,6 +394,10 @@ std::unique_ptr<ipc::pool::Run> start_run(const PoolRef& pool, ipc::pool::CallOp
   const std::size_t n = std::ranges::size(seq);
   const auto key = reinterpret_cast<std::uintptr_t>(&cost_key_tag<FD, T, Star>);
   opts.ns_per_item = pool.costs->get(key);
+  if constexpr (IsProcessRunner<FD>::value) {
+    opts.lifecycle = true;
+    opts.describe_failure = &describe_failure;
+  }
   if (!pool.core) {
     ipc::pool::ItemBody body = [&f, &seq](std::uint32_t b, std::uint32_t e, ipc::pool::ResultWriter& w) {
       auto it = std::ranges::begin(seq);

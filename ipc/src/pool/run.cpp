@@ -11,6 +11,7 @@
 #include <new>
 
 #include <sk/ipc/fork.hpp>
+#include <sk/ipc/internal/pool/item_lifecycle.hpp>
 #include <sk/ipc/internal/pool/job.hpp>
 #include <sk/ipc/internal/pool/run.hpp>
 #include <sk/ipc/pool_errors.hpp>
@@ -43,8 +44,12 @@ std::uint32_t tick_ms(const CallOptions& o) {
 
 std::uint32_t run_flags(const CallOptions& o, bool serialized) {
   return ((o.stream || o.progress) ? std::uint32_t{kNotifyEach} : 0u) | (o.timeout ? std::uint32_t{kTimed} : 0u) |
-         (serialized ? std::uint32_t{kSerialized} : 0u);
+         (serialized ? std::uint32_t{kSerialized} : 0u) | (o.lifecycle ? std::uint32_t{kLifecycle} : 0u);
 }
+
+// pool.map<W>: how often the collector looks at hook deadlines at most (it
+// also wakes at the earliest deadline it sees).
+constexpr std::chrono::milliseconds kLifecycleTick{5};
 
 std::uint32_t chunk_size_for(std::size_t n, unsigned workers, const CallOptions& o) {
   // Known cost: chunks of about kChunkTargetNs, at least 4 per worker (so an
@@ -58,6 +63,7 @@ std::uint32_t chunk_size_for(std::size_t n, unsigned workers, const CallOptions&
                                     : kUnknownCostChunk;
   c = std::min({c, fair, std::size_t{kMaxChunk}});
   if (o.stream || o.progress || o.timeout) c = std::min<std::size_t>(c, kStreamChunk);
+  if (o.lifecycle) c = 1;  // an item is a whole Skprocess lifecycle: share them out one by one
   return static_cast<std::uint32_t>(std::max<std::size_t>(c, 1));
 }
 
@@ -200,6 +206,7 @@ Run::Run(std::shared_ptr<PersistentCore> core, std::size_t n, std::uint32_t resu
   const auto w = static_cast<std::uint32_t>(slots.size());
   lay_out_chunks(w);
   std::memset(static_cast<void*>(&v_.chunk(0)), 0, std::size_t{h.n_chunks} * sizeof(std::uint64_t));
+  if (opts_.lifecycle) std::memset(static_cast<void*>(&v_.resume(0)), 0, n_ * sizeof(ItemResume));
   for (std::uint32_t k = 0; k < w; ++k) {
     const Range r{static_cast<std::uint32_t>(std::uint64_t{h.n_chunks} * k / w),
                   static_cast<std::uint32_t>(std::uint64_t{h.n_chunks} * (k + 1) / w)};
@@ -308,6 +315,8 @@ void Run::handle_death(const Worker& w, int status, std::vector<Outcome>& out) {
         ++done_;
         out.push_back({Outcome::Kind::timed_out, i, i + 1, w.slot, 0, sig});
         ++cw.done;
+      } else if (opts_.lifecycle) {
+        if (recover_lifecycle(w, status, i, out)) ++cw.done;
       } else if (++attempts_[i] > opts_.retries) {
         delivered_[i] = 1;
         ++done_;
@@ -320,6 +329,7 @@ void Run::handle_death(const Worker& w, int status, std::vector<Outcome>& out) {
     // delivered nor skips what was not.
     v_.chunk(c).store(ChunkWord{0, cw.done}.pack(), std::memory_order_release);
   }
+  for (auto it = overran_.begin(); it != overran_.end();) it = it->pid == w.pid ? overran_.erase(it) : it + 1;
   // The dead worker may also have held ranges nobody else can see (popped or
   // stolen): every idle worker re-scans (sweep).
   // SYNC POINT: release, pairs with the workers' acquire load of sweep_epoch:
@@ -337,11 +347,38 @@ void Run::handle_death(const Worker& w, int status, std::vector<Outcome>& out) {
   }
 }
 
+// pool.map<W>: the worker running item i's lifecycle died (crash, or killed
+// for a hook deadline). Decide as a Skprocess supervisor would; returns true
+// when the item has its outcome now (false: it is re-offered, resumed).
+bool Run::recover_lifecycle(const Worker& w, int status, std::uint32_t i, std::vector<Outcome>& out) {
+  LifecycleState& life = v_.slot(w.slot).life;
+  // SYNC POINT: acquire, pairs with the engine's release of current_run.
+  const std::uint64_t run = life.current_run.load(std::memory_order_acquire);
+  FailureInfo cause = crash_failure(status, static_cast<HookId>(life.hook.load(std::memory_order_relaxed)), run);
+  for (auto it = overran_.begin(); it != overran_.end(); ++it)
+    if (it->pid == w.pid) {
+      cause = timeout_failure(it->hook, run, it->limit_ms);
+      overran_.erase(it);
+      break;
+    }
+  const AfterDeath next = after_death(life, cause);
+  if (next.kind == AfterDeath::Kind::deliver) {
+    delivered_[i] = 1;
+    ++done_;
+    failures_[i] = next.failure;
+    out.push_back({Outcome::Kind::failed, i, i + 1, w.slot, 0, 0});
+    return true;
+  }
+  v_.resume(i) = resume_record(next, life);  // published by the chunk word's release store
+  return false;
+}
+
 void Run::reap(std::vector<Outcome>& out, bool block_for_killed) {
   for (std::size_t k = 0; k < live_.size();) {
     const Worker w = live_[k];
     bool killed = false;
     for (auto& t : timed_out_) killed |= (t.first == w.pid);
+    for (auto& o : overran_) killed |= (o.pid == w.pid);
     int status = 0;
     const pid_t r = ::waitpid(w.pid, &status, (block_for_killed && killed) ? 0 : WNOHANG);
     if (r == w.pid || (r < 0 && errno == ECHILD)) {
@@ -355,9 +392,27 @@ void Run::reap(std::vector<Outcome>& out, bool block_for_killed) {
 }
 
 void Run::check_timeouts() {
+  const std::uint64_t now = now_ns();
+  if (opts_.lifecycle) {
+    // Hook deadlines of pool.map<W> items, enforced as a Skprocess's
+    // supervisor does: the worker gets no signal; it is killed, and the item
+    // is then resumed or failed by recover_lifecycle().
+    for (const Worker& w : live_) {
+      const LifecycleState& life = v_.slot(w.slot).life;
+      // SYNC POINT: acquire, pairs with the engine's release store of the
+      // deadline in begin_hook(): the hook and its limit are those of this
+      // deadline.
+      const std::uint64_t d = life.deadline.load(std::memory_order_acquire);
+      if (d == 0 || now <= LifecycleState::deadline_ns(d)) continue;
+      bool already = false;
+      for (auto& o : overran_) already |= (o.pid == w.pid);
+      if (already) continue;
+      overran_.push_back({w.pid, LifecycleState::deadline_hook(d), life.deadline_limit_ms.load(std::memory_order_relaxed)});
+      ::kill(w.pid, SIGKILL);
+    }
+  }
   if (!opts_.timeout) return;
   const auto limit = static_cast<std::uint64_t>(opts_.timeout->count());
-  const std::uint64_t now = now_ns();
   for (const Worker& w : live_) {
     const Slot& sl = v_.slot(w.slot);
     // SYNC POINT: acquire, pairs with the release store of `current` in
@@ -373,6 +428,24 @@ void Run::check_timeouts() {
     timed_out_.emplace_back(w.pid, c - 1);
     ::kill(w.pid, SIGKILL);
   }
+}
+
+// How long the collector may park: one tick, or less when a pool.map<W>
+// item's hook deadline comes sooner.
+std::chrono::milliseconds Run::park_time() const noexcept {
+  auto t = std::chrono::milliseconds(tick_ms(opts_));
+  if (!opts_.lifecycle) return t;
+  t = std::min(t, kLifecycleTick);
+  const std::uint64_t now = now_ns();
+  for (const Worker& w : live_) {
+    // SYNC POINT: acquire, as in check_timeouts (only the time is used).
+    const std::uint64_t d = v_.slot(w.slot).life.deadline.load(std::memory_order_acquire);
+    if (d == 0) continue;
+    const std::uint64_t at = LifecycleState::deadline_ns(d);
+    const auto left = std::chrono::milliseconds(at > now ? (at - now) / 1'000'000 + 1 : 0);
+    t = std::min(t, left);
+  }
+  return t;
 }
 
 void Run::report_progress(bool final) {
@@ -418,10 +491,10 @@ bool Run::next(std::vector<Outcome>& out) {
       return true;
     }
     check_timeouts();
-    if (!timed_out_.empty()) continue;  // reap the killed worker at once
+    if (!timed_out_.empty() || !overran_.empty()) continue;  // reap the killed worker at once
     published_seen_ = published;
     report_progress(false);
-    h.done_wp.wait_for([&] { return published_sum() != published_seen_; }, tick);
+    h.done_wp.wait_for([&] { return published_sum() != published_seen_; }, std::min(tick, park_time()));
   }
 }
 
@@ -475,6 +548,15 @@ void Run::raise(const Outcome& o) const {
       throw WorkerCrashed(o.begin, o.signal, opts_.retries + 1);
     case Outcome::Kind::timed_out:
       throw TimeoutError(o.begin, opts_.timeout ? std::chrono::duration<double>(*opts_.timeout).count() : 0.0);
+    case Outcome::Kind::failed: {
+      const auto it = failures_.find(o.begin);
+      std::string type = "sk::ProcessError", what = "the item's Skprocess lifecycle failed";
+      if (it != failures_.end()) {
+        what = it->second.what;
+        if (opts_.describe_failure) opts_.describe_failure(it->second, type, what);
+      }
+      throw ItemError(o.begin, std::move(type), std::move(what));
+    }
     case Outcome::Kind::ok:
       break;
   }

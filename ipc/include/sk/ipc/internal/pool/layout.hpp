@@ -5,7 +5,8 @@
 // Internal to the Pool runtime (ipc/src/pool); not part of the public API.
 //
 //   [RunHeader][Slot x n_slots][Chunk x n_chunks][log: LogEntry x log_cap x n_slots]
-//   [offsets: u64 x n (serialized results)][result array][bytes x n_slots][job area]
+//   [offsets: u64 x n (serialized results)][resume: ItemResume x n (pool.map<W>)]
+//   [result array][bytes x n_slots][job area]
 //
 // Who writes what:
 // - RunHeader: the parent (geometry before the workers see the run; state,
@@ -27,6 +28,9 @@
 //   (every one not named by a `threw` entry has its result).
 // - offsets: for results that are serialized, (slot << 48 | offset) of the
 //   item's [u64 length][bytes] in that slot's byte buffer.
+// - resume (pool.map<W> runs): where an item continues after the worker
+//   running its lifecycle died: the collector writes it before it re-offers
+//   the item, and the chunk word's release store publishes it.
 // - result array: trivially copyable results, at their index.
 // - bytes: per slot bump buffer for serialized results and error records.
 // - job area (persistent mode): the callable and the items of the job in
@@ -47,6 +51,7 @@
 #include <sk/core/cacheline.hpp>
 #include <sk/core/error.hpp>
 #include <sk/core/futex.hpp>
+#include <sk/ipc/lifecycle_state.hpp>
 #include <sk/ipc/internal/pool/ranges.hpp>
 
 namespace sk::ipc::pool {
@@ -59,6 +64,7 @@ enum RunFlags : std::uint32_t {
   kNotifyEach = 1,  // wake the parent at every published chunk (imap, progress)
   kTimed = 2,       // per-item timeout: workers record the item they run and since when
   kSerialized = 4,  // results go to the byte buffers (offsets), not the result array
+  kLifecycle = 8,   // items are Skprocess lifecycles (pool.map<W>): hook deadlines, lives, resume
 };
 enum SlotFlags : std::uint32_t { kSlotRetired = 1 };
 
@@ -92,6 +98,23 @@ inline constexpr std::uint32_t make_tag(std::uint32_t slot, std::uint32_t genera
 }
 inline constexpr std::uint32_t tag_slot(std::uint32_t tag) noexcept { return (tag & 0xffffu) - 1; }
 
+// Where a pool.map<W> item continues after the worker running it died
+// (lifecycle.hpp's after_death decides; the collector records it here).
+struct ItemResume {
+  enum Mode : std::uint8_t { kFresh = 0, kRestart = 1, kErrorOnly = 2 };
+  std::uint8_t mode;          // Mode
+  std::uint8_t failure_kind;  // kErrorOnly: FailureInfo::Kind of what error() receives
+  std::uint8_t hook;          // kErrorOnly: its HookId
+  std::uint8_t pad;
+  std::uint32_t lives_left;   // kRestart: lives the next attempt has
+  std::uint64_t run;          // the run index to continue at / that failed
+  std::int64_t start_ns;      // join_in keeps counting from the first start
+  std::int32_t signal;        // kErrorOnly, a crash: the fatal signal
+  std::int32_t exit_code;     // kErrorOnly, a crash without a signal
+  std::int64_t limit_ms;      // kErrorOnly, a timeout: the hook's limit
+};
+static_assert(sizeof(ItemResume) == 40 && std::is_trivially_copyable_v<ItemResume>);
+
 struct alignas(sk::core::kFalseSharingRange) RunHeader {
   // ---- written by the parent before workers see the run (fork, or job_seq) ----
   std::uint64_t magic;
@@ -105,7 +128,7 @@ struct alignas(sk::core::kFalseSharingRange) RunHeader {
   std::uint64_t log_capacity;    // entries per slot log
   std::uint64_t buf_capacity;    // bytes per slot buffer
   std::uint64_t job_capacity;    // bytes of the job area (persistent mode)
-  std::uint64_t off_slots, off_chunks, off_logs, off_offsets, off_results, off_bufs, off_job;
+  std::uint64_t off_slots, off_chunks, off_logs, off_offsets, off_resume, off_results, off_bufs, off_job;
   std::uint32_t job_kind;        // persistent mode: index into the worker-side job table
   std::uint32_t job_pad;
   // ---- run state: the parent writes state/job_seq/sweep_epoch, workers the rest ----
@@ -132,6 +155,10 @@ struct alignas(sk::core::kFalseSharingRange) Slot {
   std::atomic<std::uint64_t> log_count;   // entries published in this slot's log
   std::uint64_t buf_used;                 // owner-private bump pointer into its byte buffer
   alignas(sk::core::kFalseSharingRange) RangeDeque deque;
+  // The lifecycle of the pool.map<W> item this worker runs now: the engine
+  // writes it as it would a Skprocess's control block; the collector watches
+  // its hook deadline and reads it after a death (lifecycle.hpp).
+  alignas(sk::core::kFalseSharingRange) LifecycleState life;
 };
 static_assert(std::is_standard_layout_v<Slot>);
 
@@ -139,7 +166,7 @@ inline constexpr std::size_t align_up(std::size_t v, std::size_t a) noexcept { r
 
 // Where everything sits for a run of up to `items` items over `slots` slots.
 struct RunLayout {
-  std::uint64_t off_slots, off_chunks, off_logs, off_offsets, off_results, off_bufs, off_job, total;
+  std::uint64_t off_slots, off_chunks, off_logs, off_offsets, off_resume, off_results, off_bufs, off_job, total;
   std::uint64_t log_capacity, buf_capacity, job_capacity;
 
   // result_bytes: room for the trivially copyable result array.
@@ -154,7 +181,8 @@ struct RunLayout {
     l.off_chunks = align_up(l.off_slots + slots * sizeof(Slot), kPage);
     l.off_logs = align_up(l.off_chunks + items * sizeof(std::uint64_t), kPage);
     l.off_offsets = align_up(l.off_logs + std::uint64_t{slots} * l.log_capacity * sizeof(LogEntry), kPage);
-    l.off_results = align_up(l.off_offsets + items * sizeof(std::uint64_t), kPage);
+    l.off_resume = align_up(l.off_offsets + items * sizeof(std::uint64_t), kPage);
+    l.off_results = align_up(l.off_resume + items * sizeof(ItemResume), kPage);
     l.off_bufs = align_up(l.off_results + result_bytes, kPage);
     l.buf_capacity = align_up(buf_capacity, kPage);
     l.off_job = align_up(l.off_bufs + std::uint64_t{slots} * l.buf_capacity, kPage);
@@ -187,6 +215,9 @@ class RunView {
   }
   std::uint64_t& offset(std::uint32_t i) const noexcept {
     return reinterpret_cast<std::uint64_t*>(base_ + hdr().off_offsets)[i];
+  }
+  ItemResume& resume(std::uint32_t i) const noexcept {
+    return reinterpret_cast<ItemResume*>(base_ + hdr().off_resume)[i];
   }
   std::byte* result(std::uint32_t i) const noexcept {
     return base_ + hdr().off_results + std::uint64_t{i} * hdr().result_size;
@@ -258,6 +289,7 @@ inline RunView init_run(const Mapping& m, const RunLayout& l, std::uint64_t capa
   h->off_chunks = l.off_chunks;
   h->off_logs = l.off_logs;
   h->off_offsets = l.off_offsets;
+  h->off_resume = l.off_resume;
   h->off_results = l.off_results;
   h->off_bufs = l.off_bufs;
   h->off_job = l.off_job;

@@ -23,6 +23,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include <sk/ipc/failure.hpp>
 #include <sk/ipc/internal/pool/layout.hpp>
 #include <sk/ipc/internal/pool/result_writer.hpp>
 #include <sk/ipc/pool_progress.hpp>
@@ -37,6 +38,12 @@ struct CallOptions {
   ProgressFn progress;
   bool stream = false;                              // results wanted as they come (imap)
   double ns_per_item = 0;                           // measured on an earlier call; 0 = unknown
+  // pool.map<W>: items are Skprocess lifecycles. The collector then enforces
+  // their hook deadlines and decides after a death as a supervisor does
+  // (lives, not `retries`); describe_failure turns a failure it delivers
+  // itself (error() died too) into the item's error type and message.
+  bool lifecycle = false;
+  std::function<void(const FailureInfo& f, std::string& type, std::string& what)> describe_failure;
 };
 
 // Fork mode: runs items [begin, end) in a worker and publishes each through
@@ -44,14 +51,14 @@ struct CallOptions {
 using ItemBody = std::function<void(std::uint32_t begin, std::uint32_t end, ResultWriter& w)>;
 
 struct Outcome {
-  enum class Kind : std::uint8_t { ok, threw, crashed, timed_out };
+  enum class Kind : std::uint8_t { ok, threw, crashed, timed_out, failed };
   Kind kind = Kind::ok;
   std::uint32_t begin = 0;   // ok: items [begin, end) succeeded; otherwise the one item `begin`
   std::uint32_t end = 0;
   std::uint32_t slot = 0;    // threw: where the error record is
   std::uint64_t offset = 0;  // threw: the error record
   int signal = 0;            // crashed
-};
+};  // failed: a pool.map<W> item whose lifecycle failed after a death (Run::raise says how)
 
 // Item cost per callable type, measured by earlier calls of one Pool; the
 // next call of the same type sizes its chunks from it.
@@ -118,6 +125,8 @@ class Run {
   void reap(std::vector<Outcome>& out, bool block_for_killed);
   void handle_death(const Worker& w, int status, std::vector<Outcome>& out);
   void check_timeouts();
+  std::chrono::milliseconds park_time() const noexcept;
+  bool recover_lifecycle(const Worker& w, int status, std::uint32_t item, std::vector<Outcome>& out);
   void report_progress(bool final);
   std::uint64_t published_sum() const noexcept;
   void finish() noexcept;
@@ -137,6 +146,13 @@ class Run {
   std::vector<std::uint8_t> attempts_;     // per item: deaths while running it
   std::vector<std::uint32_t> threw_in_;    // per chunk: items delivered by a `threw` entry
   std::vector<std::pair<pid_t, std::uint32_t>> timed_out_;  // killed worker -> its stuck item
+  struct HookOverrun {
+    pid_t pid;
+    HookId hook;
+    std::int64_t limit_ms;
+  };
+  std::vector<HookOverrun> overran_;                         // pool.map<W>: killed for a hook deadline
+  std::unordered_map<std::uint32_t, FailureInfo> failures_;  // pool.map<W>: failed outcomes
   std::size_t done_ = 0;
   std::uint64_t published_seen_ = 0;
   std::vector<std::uint32_t> spares_;      // never-used slots for replacement workers

@@ -29,6 +29,10 @@ class WorkerScheduler {
       : v_(v), slot_(slot), rng_(seed | 1u) {
     // A reused slot of a dead worker keeps its deque "retired": its state may
     // be mid-pop; this worker then only sweeps and steals, never pushes.
+    // SYNC POINT: acquire loads, pair with the parent's stores made before it
+    // forked this worker (flags) and its release bumps of sweep_epoch: a
+    // worker that starts after a sweep was requested sees the re-offered
+    // chunk words (it sweeps anyway when it replaces a dead worker).
     retired_ = (v_.slot(slot_).flags.load(std::memory_order_acquire) & kSlotRetired) != 0;
     sweep_seen_ = v_.hdr().sweep_epoch.load(std::memory_order_acquire);
   }
@@ -44,12 +48,16 @@ class WorkerScheduler {
   std::optional<std::uint32_t> next() noexcept {
     RunHeader& h = v_.hdr();
     for (;;) {
+      // SYNC POINT: acquire, pairs with the parent's release store of a new
+      // state (cancel/finish): a worker that sees it stops taking chunks.
       if (h.state.load(std::memory_order_acquire) != kRunning) return std::nullopt;
       if (cur_ < end_) {
         maybe_split();
         return cur_++;
       }
       if ((!retired_ && take(own().pop())) || steal_any()) continue;
+      // SYNC POINT: acquire, pairs with the parent's release bump after it
+      // re-offered a dead worker's chunks: the sweep then sees their words.
       const std::uint32_t sweep = h.sweep_epoch.load(std::memory_order_acquire);
       if (sweep != sweep_seen_) {
         sweep_seen_ = sweep;
@@ -59,12 +67,15 @@ class WorkerScheduler {
       // Idle: announce it (owners split for us), wake the parent (it checks
       // whether the run is complete), re-check, then park.
       h.done_wp.notify_all();
+      // SYNC POINT: acquire, pairs with an owner's release bump in
+      // maybe_split(): the range it pushed is in its deque for steal_any().
       const std::uint32_t push_seen = h.push_epoch.load(std::memory_order_acquire);
       h.idle.fetch_add(1, std::memory_order_relaxed);
       const bool got = steal_any();
       if (!got) {
         h.work_wp.wait_for(
             [&] {
+              // SYNC POINT: acquire loads, the same pairs as above.
               return h.push_epoch.load(std::memory_order_acquire) != push_seen ||
                      h.state.load(std::memory_order_acquire) != kRunning ||
                      h.sweep_epoch.load(std::memory_order_acquire) != sweep_seen_;
