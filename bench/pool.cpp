@@ -3,6 +3,9 @@
 //     workers: Pool (fork per call), Pool (persistent), an in-process
 //     std::thread loop (ceiling), fork-per-task (4 and 100 items only), and
 //     fork-the-workers with a static split (the floor for the default mode);
+//   - fine-grained items (#18): x*2 over 1,000,000 ints with 2 workers,
+//     persistent and fork mode, against 2 std::threads filling the same
+//     vector;
 //   - skewed costs: 400 items of ~20 us, 4 of them (all in the first worker's
 //     block) 100x slower: makespan vs total work / workers, Pool (stealing)
 //     vs the same static split.
@@ -74,6 +77,47 @@ void BM_Baseline_fork_static_split(benchmark::State& st) {
   st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations()) * st.range(0));
 }
 BENCHMARK(BM_Baseline_fork_static_split)->Arg(4)->Arg(100)->Arg(1'000'000)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// ---- fine-grained items: x*2 over 1M ints with 2 workers (#18) ----------------
+// What the Pool adds per item when the item is nearly free: the persistent
+// Pool against 2 std::threads filling the same vector (the in-process
+// ceiling). Both return a fresh std::vector<int> per call.
+
+constexpr unsigned kFineWorkers = 2;
+constexpr std::size_t kFineItems = 1'000'000;
+
+std::vector<int> iota_int(std::size_t n) {
+  std::vector<int> v(n);
+  std::iota(v.begin(), v.end(), 0);
+  return v;
+}
+
+void BM_Fine_pool_persistent_x2_1M_2workers(benchmark::State& st) {
+  const auto items = iota_int(kFineItems);
+  sk::Pool pool(kFineWorkers, sk::persistent);
+  for (auto _ : st) benchmark::DoNotOptimize(pool.map([](int x) { return x * 2; }, items));
+  st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations() * kFineItems));
+}
+BENCHMARK(BM_Fine_pool_persistent_x2_1M_2workers)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+void BM_Fine_pool_fork_x2_1M_2workers(benchmark::State& st) {
+  const auto items = iota_int(kFineItems);
+  sk::Pool pool(kFineWorkers);
+  for (auto _ : st) benchmark::DoNotOptimize(pool.map([](int x) { return x * 2; }, items));
+  st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations() * kFineItems));
+}
+BENCHMARK(BM_Fine_pool_fork_x2_1M_2workers)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+void BM_Fine_baseline_2threads_x2_1M(benchmark::State& st) {
+  const auto items = iota_int(kFineItems);
+  for (auto _ : st) {
+    std::vector<int> out(kFineItems);
+    bench::thread_parallel_for(kFineItems, kFineWorkers, [&](std::size_t i) { out[i] = items[i] * 2; });
+    benchmark::DoNotOptimize(out.data());
+  }
+  st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations() * kFineItems));
+}
+BENCHMARK(BM_Fine_baseline_2threads_x2_1M)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 // ---- skewed costs -------------------------------------------------------------
 

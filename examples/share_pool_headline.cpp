@@ -25,9 +25,9 @@ SK_SHARE(State, counter, results, log);
 
 class Worker : public sk::Skprocess<int> {
  public:
-  Worker(sk::Share<State> share, int item) : share_(std::move(share)), item_(item) {
-    config.runs = 1;  // (the Python original never sets runs and would loop forever)
-  }
+  // No config.runs: in a Pool an item whose runs was never set runs once (the
+  // Python original would loop forever here).
+  Worker(sk::Share<State> share, int item) : share_(std::move(share)), item_(item) {}
   void run() override {
     result_ = item_ * 2;
     share_->results.append(result_);         // shared list

@@ -1,5 +1,6 @@
 #include <string>
 
+#include <sk/ipc/internal/pool/item_lifecycle.hpp>
 #include <sk/process.hpp>
 
 namespace sk::process_detail {
@@ -28,6 +29,8 @@ ipc::ProcessSpec ProcessBase::make_spec() const {
 }
 
 void ProcessBase::start() {
+  if (handle_.is_inline())
+    throw ProcessAlreadyStarted("start() inside a pool.map<W> item: the Pool already runs this object's lifecycle");
   if (handle_.in_worker())
     throw ProcessAlreadyStarted("start() called inside the worker process of this Skprocess; it is already running");
   if (handle_.started())
@@ -52,25 +55,51 @@ bool ProcessBase::is_alive() noexcept { return handle_.is_alive(); }
 std::uint64_t ProcessBase::current_run() const noexcept { return handle_.current_run(); }
 pid_t ProcessBase::pid() const noexcept { return handle_.pid(); }
 
-const ProcessTimers& ProcessBase::timers() {
-  handle_.drain_timer_samples([this](ipc::HookId h, double s) {
-    Sktimer* t = nullptr;
-    switch (h) {
-      case ipc::HookId::prerun: t = &timers_.prerun; break;
-      case ipc::HookId::run: t = &timers_.run; break;
-      case ipc::HookId::postrun: t = &timers_.postrun; break;
-      case ipc::HookId::onfinish: t = &timers_.onfinish; break;
-      case ipc::HookId::result: t = &timers_.result; break;
-      case ipc::HookId::error: t = &timers_.error; break;
-      case ipc::HookId::full_run: t = &timers_.full_run; break;
-      case ipc::HookId::none: break;
+void ProcessBase::record_timer_sample(ipc::HookId h, double s) noexcept {
+  Sktimer* t = nullptr;
+  switch (h) {
+    case ipc::HookId::prerun: t = &timers_.prerun; break;
+    case ipc::HookId::run: t = &timers_.run; break;
+    case ipc::HookId::postrun: t = &timers_.postrun; break;
+    case ipc::HookId::onfinish: t = &timers_.onfinish; break;
+    case ipc::HookId::result: t = &timers_.result; break;
+    case ipc::HookId::error: t = &timers_.error; break;
+    case ipc::HookId::full_run: t = &timers_.full_run; break;
+    case ipc::HookId::none: break;
+  }
+  if (t) {
+    try {
+      t->add_time(s);
+    } catch (...) {
+      // out of memory for one more sample: the statistic misses it
     }
-    if (t) t->add_time(s);
-  });
+  }
+}
+
+const ProcessTimers& ProcessBase::timers() {
+  handle_.drain_timer_samples([this](ipc::HookId h, double s) { record_timer_sample(h, s); });
   return timers_;
 }
 
+void ProcessBase::run_in_pool(ipc::LifecycleState& state, const ipc::pool::ItemResume& resume,
+                              ipc::LifecycleHost& host) {
+  ipc::ProcessSpec spec = make_spec();  // refuses what a started Skprocess refuses
+  // An item whose runs was never set runs once (the original loops until
+  // stopped: inside a Pool nothing would stop it). join_in still bounds it.
+  if (!config.runs && !config.join_in) spec.runs = 1;
+  handle_.attach_inline(state);
+  ipc::pool::start_item_lifecycle(state, resume, spec.lives);
+  if (resume.mode == ipc::pool::ItemResume::kErrorOnly)
+    ipc::run_error_only(state, spec, *this, host, ipc::pool::resume_failure(resume));
+  else
+    ipc::run_lifecycle(state, spec, *this, host);
+}
+
 void ProcessBase::check_channel(const char* what) const {
+  if (handle_.is_inline())
+    throw ProcessUsageError(std::string(what) +
+                            "() inside a pool.map<W> item: the item runs inline in a Pool worker and has no "
+                            "parent-side handle to talk to; return data through result(), or use a Share or a Pipe");
   if (handle_.in_worker()) return;
   if (!handle_.started())
     throw ProcessNotStarted(std::string(what) + "() before start(): the worker does not exist yet; call start() first");

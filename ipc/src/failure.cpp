@@ -106,19 +106,25 @@ void capture_exception(FailureInfo& f) {
 }
 
 FailureInfo crash_failure(int wait_status, HookId hook, std::uint64_t run) {
+  if (WIFSIGNALED(wait_status)) return crash_failure_of(WTERMSIG(wait_status), 0, hook, run);
+  if (WIFEXITED(wait_status)) return crash_failure_of(0, WEXITSTATUS(wait_status), hook, run);
+  FailureInfo f = crash_failure_of(0, 0, hook, run);
+  f.what = "worker ended abnormally";
+  return f;
+}
+
+FailureInfo crash_failure_of(int signal, int exit_code, HookId hook, std::uint64_t run) {
   FailureInfo f;
   f.kind = FailureInfo::Kind::crash;
   f.hook = hook;
   f.run = run;
-  if (WIFSIGNALED(wait_status)) {
-    f.signal = WTERMSIG(wait_status);
-    const char* d = strsignal(f.signal);
-    f.what = std::string("worker killed by signal ") + std::to_string(f.signal) + " (" + (d ? d : "?") + ")";
-  } else if (WIFEXITED(wait_status)) {
-    f.exit_code = WEXITSTATUS(wait_status);
-    f.what = "worker exited with status " + std::to_string(f.exit_code) + " without delivering an outcome";
+  f.signal = signal;
+  f.exit_code = exit_code;
+  if (signal != 0) {
+    const char* d = strsignal(signal);
+    f.what = std::string("worker killed by signal ") + std::to_string(signal) + " (" + (d ? d : "?") + ")";
   } else {
-    f.what = "worker ended abnormally";
+    f.what = "worker exited with status " + std::to_string(exit_code) + " without delivering an outcome";
   }
   return f;
 }

@@ -36,44 +36,43 @@ void ProcessHandle::start(const ProcessSpec& spec, WorkerBody& body) {
   while (cap < spec.channel_capacity) cap <<= 1;
   channel_capacity_ = cap;
   const std::size_t cb_bytes = round_up(kControlBlockBytes, 4096);
-  const std::size_t ch_bytes = round_up(MessageChannel::bytes_needed(cap), 4096);
+  const std::size_t ch_bytes = round_up(core::ByteRing::bytes_needed(cap), 4096);
   map_bytes_ = cb_bytes + 2 * ch_bytes;
   void* mem = ::mmap(nullptr, map_bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (mem == MAP_FAILED)
     throw SpawnError(std::string("Skprocess start(): mmap of the ") + std::to_string(map_bytes_) +
                      "-byte control block failed: " + std::strerror(errno));
   cb_ = new (mem) ControlBlock();
-  cb_->start_ns = monotonic_ns();
-  cb_->lives_left.store(spec.lives, std::memory_order_relaxed);
-  MessageChannel::create(static_cast<std::byte*>(mem) + cb_bytes, cap);
-  MessageChannel::create(static_cast<std::byte*>(mem) + cb_bytes + ch_bytes, cap);
+  reset_lifecycle(cb_->life, spec.lives);
+  core::ByteRing::create(static_cast<std::byte*>(mem) + cb_bytes, cap);
+  core::ByteRing::create(static_cast<std::byte*>(mem) + cb_bytes + ch_bytes, cap);
 
-  pthread_mutex_lock(&g_fork_mutex);
+  // The pipe's two ends exist only under the fork lock until our copy of
+  // the write end is closed: a fork on another thread (a Pool worker, another
+  // start()) cannot copy them, and every later child closes the read end.
+  ForkLock lock;
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) {
     const int e = errno;
-    pthread_mutex_unlock(&g_fork_mutex);
     unmap();
     throw SpawnError(std::string("Skprocess start(): pipe2 failed: ") + std::strerror(e) +
                      " (too many open files? each running process holds one descriptor)");
   }
+  register_private_fd(fds[0]);
+  register_private_fd(fds[1]);
   const pid_t parent = ::getpid();
   pid_t pid;
   if (supervised_) {
-    pid = fork_process();
-    if (pid == 0) {
-      child_setup(parent, fds[1], on_main_thread());
-      ::close(fds[0]);
-      supervisor_main(*cb_, spec_, *body_, fds[1], parent, in_worker_);
-    }
+    const int keep[] = {fds[1]};
+    pid = fork_process({.die_with_parent = on_main_thread(), .keep = keep});
+    if (pid == 0) supervisor_main(*cb_, spec_, *body_, fds[1], parent, in_worker_);
   } else {
     pid = fork_worker(*cb_, spec_, *body_, fds[1], WorkerMode::lifecycle, FailureInfo{}, true, in_worker_);
   }
   const int fork_errno = errno;
-  ::close(fds[1]);
-  pthread_mutex_unlock(&g_fork_mutex);
+  close_private_fd(fds[1]);
   if (pid < 0) {
-    ::close(fds[0]);
+    close_private_fd(fds[0]);
     unmap();
     throw SpawnError(std::string("Skprocess start(): fork failed: ") + std::strerror(fork_errno));
   }
@@ -87,7 +86,7 @@ void ProcessHandle::start(const ProcessSpec& spec, WorkerBody& body) {
 
 ProcessHandle::~ProcessHandle() {
   if (cb_ && !in_worker_ && !finished_) kill();
-  if (outcome_fd_ >= 0) ::close(outcome_fd_);
+  close_private_fd(outcome_fd_);
   unmap();
 }
 
@@ -96,28 +95,32 @@ void ProcessHandle::unmap() noexcept {
   cb_ = nullptr;
 }
 
-MessageChannel* ProcessHandle::to_worker() const noexcept {
-  return reinterpret_cast<MessageChannel*>(reinterpret_cast<std::byte*>(cb_) + round_up(kControlBlockBytes, 4096));
+core::ByteRing& ProcessHandle::to_worker() const noexcept {
+  return *reinterpret_cast<core::ByteRing*>(reinterpret_cast<std::byte*>(cb_) + round_up(kControlBlockBytes, 4096));
 }
-MessageChannel* ProcessHandle::to_parent() const noexcept {
-  return reinterpret_cast<MessageChannel*>(reinterpret_cast<std::byte*>(cb_) + round_up(kControlBlockBytes, 4096) +
-                                           round_up(MessageChannel::bytes_needed(channel_capacity_), 4096));
+core::ByteRing& ProcessHandle::to_parent() const noexcept {
+  return *reinterpret_cast<core::ByteRing*>(reinterpret_cast<std::byte*>(cb_) + round_up(kControlBlockBytes, 4096) +
+                                            round_up(core::ByteRing::bytes_needed(channel_capacity_), 4096));
 }
 
 void ProcessHandle::request_stop() noexcept {
   // SYNC POINT: release pairs with the engine's acquire in stop_requested().
-  if (cb_) cb_->stop.store(1, std::memory_order_release);
+  if (LifecycleState* l = life()) l->stop.store(1, std::memory_order_release);
 }
 bool ProcessHandle::stop_requested() const noexcept {
-  return cb_ && cb_->stop.load(std::memory_order_acquire) != 0;
+  // SYNC POINT: acquire pairs with request_stop()'s release (the flag only).
+  const LifecycleState* l = life();
+  return l && l->stop.load(std::memory_order_acquire) != 0;
 }
 
 std::uint64_t ProcessHandle::current_run() const noexcept {
   // SYNC POINT: acquire pairs with the engine's release after each iteration.
-  return cb_ ? cb_->current_run.load(std::memory_order_acquire) : 0;
+  const LifecycleState* l = life();
+  return l ? l->current_run.load(std::memory_order_acquire) : 0;
 }
 
 pid_t ProcessHandle::pid() const noexcept {
+  if (inline_) return ::getpid();
   if (!cb_) return 0;
   if (in_worker_) return ::getpid();
   return static_cast<pid_t>(cb_->worker_pid.load(std::memory_order_acquire));
@@ -150,14 +153,13 @@ void ProcessHandle::kill() noexcept {
     const auto w = static_cast<pid_t>(cb_->worker_pid.load(std::memory_order_acquire));
     if (w > 0) ::kill(w, SIGKILL);
   }
-  if (outcome_fd_ >= 0) ::close(outcome_fd_);
-  outcome_fd_ = -1;
+  close_private_fd(outcome_fd_);
   killed_ = true;
   finished_ = true;
   outcome_ = Outcome{};
   outcome_.failure.kind = FailureInfo::Kind::killed;
   outcome_.failure.run = current_run();
-  outcome_.failure.hook = static_cast<HookId>(cb_->hook.load(std::memory_order_relaxed));
+  outcome_.failure.hook = static_cast<HookId>(cb_->life.hook.load(std::memory_order_relaxed));
   outcome_.failure.what = "the process was killed with kill(); no hooks ran after that";
 }
 
@@ -182,12 +184,12 @@ void ProcessHandle::drain_incoming() {
   auto keep_going = [&] {
     return !finished_ && is_alive() && cb_->incarnations.load(std::memory_order_acquire) == inc0;
   };
-  while (auto m = to_parent()->receive(steady_clock::now(), keep_going)) backlog_.push_back(std::move(*m));
+  while (auto m = receive_message(to_parent(), from_worker_, from_worker_assembling_, steady_clock::now(), keep_going))
+    backlog_.push_back(std::move(*m));
 }
 
 void ProcessHandle::collect_finished() {
-  ::close(outcome_fd_);
-  outcome_fd_ = -1;
+  close_private_fd(outcome_fd_);
   if (!reaped_) {
     ::waitpid(child_, &child_status_, 0);
     reaped_ = true;
@@ -195,35 +197,37 @@ void ProcessHandle::collect_finished() {
   Outcome out;
   if (!parse_outcome(outcome_bytes_, out)) {
     const std::uint64_t run = current_run();
-    const auto hook = static_cast<HookId>(cb_->hook.load(std::memory_order_acquire));
+    const auto hook = static_cast<HookId>(cb_->life.hook.load(std::memory_order_acquire));
     FailureInfo f = crash_failure(child_status_, hook, run);
     if (supervised_) {
       f.what = "the supervisor process ended without an outcome: " + f.what;
       out.failure = f;
     } else {
-      const auto phase = static_cast<Phase>(cb_->phase.load(std::memory_order_acquire));
+      const auto phase = static_cast<Phase>(cb_->life.phase.load(std::memory_order_acquire));
       if (phase == Phase::error || phase == Phase::done) {
-        out.failure = stashed_failure(*cb_).value_or(f);
+        out.failure = stashed_failure(cb_->life).value_or(f);
       } else {
         // Direct mode, lives exhausted by a crash: error() runs in a fresh
         // child forked from this (the parent's) copy of the object.
         out.failure = f;
-        pthread_mutex_lock(&g_fork_mutex);
-        int fds[2];
         pid_t pid = -1;
-        if (::pipe2(fds, O_CLOEXEC) == 0) {
-          std::fflush(nullptr);
-          pid = fork_worker(*cb_, spec_, *body_, fds[1], WorkerMode::error_only, f, true, in_worker_);
-          ::close(fds[1]);
+        int fds[2] = {-1, -1};
+        {
+          ForkLock lock;  // as in start(): no other fork copies these ends
+          if (::pipe2(fds, O_CLOEXEC) == 0) {
+            register_private_fd(fds[0]);
+            register_private_fd(fds[1]);
+            pid = fork_worker(*cb_, spec_, *body_, fds[1], WorkerMode::error_only, f, true, in_worker_);
+            close_private_fd(fds[1]);
+            if (pid < 0) close_private_fd(fds[0]);
+          }
         }
-        pthread_mutex_unlock(&g_fork_mutex);
         if (pid > 0) {
           outcome_fd_ = fds[0];
           outcome_bytes_.clear();
           while (!read_outcome_pipe(-1)) {
           }
-          ::close(outcome_fd_);
-          outcome_fd_ = -1;
+          close_private_fd(outcome_fd_);
           int st = 0;
           ::waitpid(pid, &st, 0);
           Outcome e;
@@ -262,16 +266,16 @@ bool ProcessHandle::wait(std::optional<nanoseconds> timeout) {
 
 void ProcessHandle::send(std::span<const std::byte> msg) {
   if (in_worker_) {
-    to_parent()->send(msg, [] { return true; });
+    send_message(to_parent(), msg, [] { return true; });
     return;
   }
-  if (!to_worker()->send(msg, [&] { return is_alive(); }))
+  if (!send_message(to_worker(), msg, [&] { return is_alive(); }))
     throw PeerGone("Skprocess tell(): the worker process has exited; nobody will listen to this message");
 }
 
 std::optional<std::vector<std::byte>> ProcessHandle::receive(std::optional<nanoseconds> timeout) {
   const auto deadline = timeout ? steady_clock::now() + *timeout : steady_clock::time_point::max();
-  if (in_worker_) return to_worker()->receive(deadline, [] { return true; });
+  if (in_worker_) return receive_message(to_worker(), from_parent_, from_parent_assembling_, deadline, [] { return true; });
   if (!backlog_.empty()) {
     auto m = std::move(backlog_.front());
     backlog_.pop_front();
@@ -280,7 +284,8 @@ std::optional<std::vector<std::byte>> ProcessHandle::receive(std::optional<nanos
   for (;;) {
     const auto inc0 = cb_->incarnations.load(std::memory_order_acquire);
     auto keep_going = [&] { return is_alive() && cb_->incarnations.load(std::memory_order_acquire) == inc0; };
-    auto m = to_parent()->receive(finished_ ? steady_clock::now() : deadline, keep_going);
+    auto m = receive_message(to_parent(), from_worker_, from_worker_assembling_,
+                             finished_ ? steady_clock::now() : deadline, keep_going);
     if (m) return m;
     if (finished_ || steady_clock::now() >= deadline || !is_alive()) return std::nullopt;
     // a new worker incarnation replaced the producer: keep waiting

@@ -14,11 +14,6 @@
 
 namespace sk::ipc::detail {
 
-// Serialises pipe creation + fork + closing the parent's copy of the write
-// end, so that no other start() running on another thread forks a child that
-// inherits our write end (that child would hold our end-of-file hostage).
-extern pthread_mutex_t g_fork_mutex;
-
 int pidfd_open(pid_t pid) noexcept;
 std::size_t round_up(std::size_t n, std::size_t a) noexcept;
 bool on_main_thread() noexcept;
@@ -29,18 +24,13 @@ bool write_failure(int fd, const FailureInfo& f) noexcept;
 // The last complete frame wins; false if there is none.
 bool parse_outcome(const std::vector<std::byte>& bytes, Outcome& out);
 
-// First thing in every child we fork: take over the outcome write end, die
-// with the parent (PR_SET_PDEATHSIG when deathsig), exit if already orphaned.
-void child_setup(pid_t expected_parent, int keep_fd, bool deathsig) noexcept;
-[[noreturn]] void child_exit() noexcept;
 
-// The failure error() was handling when the worker died (from the control block).
-std::optional<FailureInfo> stashed_failure(const ControlBlock& cb);
 
 enum class WorkerMode { lifecycle, error_only };
 
 // Forks a worker from the calling process (the supervisor, or the parent in
-// direct mode); the worker runs the engine and exits. Returns its pid (or -1).
+// direct mode) through ipc::fork_process, keeping only out_fd of the private
+// descriptors; the worker runs the engine and exits. Returns its pid (or -1).
 // In the child, in_worker_flag (the handle's copy) is set to true.
 pid_t fork_worker(ControlBlock& cb, const ProcessSpec& spec, WorkerBody& body, int out_fd, WorkerMode mode,
                   const FailureInfo& pending, bool deathsig, bool& in_worker_flag);

@@ -20,13 +20,11 @@
 #include <new>
 #include <string>
 
+#include <sk/ipc/fork.hpp>
+
 #include "process_internal.hpp"
 
 namespace sk::ipc {
-
-bool ProcessSpec::any_timeout() const noexcept {
-  return std::any_of(timeouts.begin(), timeouts.end(), [](const auto& t) { return t.has_value(); });
-}
 
 namespace detail {
 namespace {
@@ -38,24 +36,14 @@ std::int64_t poll_slice_ms(const ProcessSpec& spec) noexcept {
   return std::clamp<std::int64_t>(min_ms / 8, 1, 50);
 }
 
-FailureInfo timeout_failure(const ProcessSpec& spec, HookId h, std::uint64_t run) {
-  FailureInfo f;
-  f.kind = FailureInfo::Kind::timeout;
-  f.hook = h;
-  f.run = run;
-  const auto& limit = spec.timeouts[static_cast<std::size_t>(h)];
-  f.limit_ms = limit ? limit->count() : 0;
-  f.what = std::string(hook_name(h)) + " ran longer than its timeout of " + std::to_string(f.limit_ms) + " ms";
-  return f;
-}
-
 }  // namespace
 
 void supervisor_main(ControlBlock& cb, const ProcessSpec& spec, WorkerBody& body, int out_fd, pid_t parent,
                      bool& in_worker_flag) {
   cb.supervisor_pid.store(static_cast<std::uint32_t>(::getpid()), std::memory_order_release);
-  const int parent_fd = pidfd_open(parent);
+  int parent_fd = pidfd_open(parent);
   if (parent_fd < 0 || ::getppid() != parent) ::_exit(0);
+  register_private_fd(parent_fd);  // the workers we fork do not keep it
   const bool timed = spec.any_timeout();
   const std::int64_t slice = poll_slice_ms(spec);
   WorkerMode mode = WorkerMode::lifecycle;
@@ -71,7 +59,8 @@ void supervisor_main(ControlBlock& cb, const ProcessSpec& spec, WorkerBody& body
     }
     cb.worker_pid.store(static_cast<std::uint32_t>(w), std::memory_order_release);
     cb.incarnations.fetch_add(1, std::memory_order_acq_rel);
-    const int wfd = pidfd_open(w);
+    int wfd = pidfd_open(w);
+    register_private_fd(wfd);
     int status = 0;
     bool timed_out = false;
     HookId overran = HookId::none;
@@ -79,10 +68,10 @@ void supervisor_main(ControlBlock& cb, const ProcessSpec& spec, WorkerBody& body
       int wait_ms = -1;
       if (timed) {
         wait_ms = static_cast<int>(slice);
-        const std::uint64_t d = cb.deadline.load(std::memory_order_acquire);
+        const std::uint64_t d = cb.life.deadline.load(std::memory_order_acquire);
         if (d != 0) {
           const std::int64_t left_ms =
-              (static_cast<std::int64_t>(ControlBlock::deadline_ns(d)) - monotonic_ns()) / 1'000'000 + 1;
+              (static_cast<std::int64_t>(LifecycleState::deadline_ns(d)) - monotonic_ns()) / 1'000'000 + 1;
           wait_ms = static_cast<int>(std::clamp<std::int64_t>(left_ms, 0, slice));
         }
       }
@@ -102,9 +91,9 @@ void supervisor_main(ControlBlock& cb, const ProcessSpec& spec, WorkerBody& body
         // Clock first, deadline second: if the deadline read after `now` is
         // already past, the worker was still inside that hook after its limit.
         const std::int64_t now = monotonic_ns();
-        const std::uint64_t d = cb.deadline.load(std::memory_order_acquire);
-        if (d != 0 && now > static_cast<std::int64_t>(ControlBlock::deadline_ns(d))) {
-          overran = ControlBlock::deadline_hook(d);
+        const std::uint64_t d = cb.life.deadline.load(std::memory_order_acquire);
+        if (d != 0 && now > static_cast<std::int64_t>(LifecycleState::deadline_ns(d))) {
+          overran = LifecycleState::deadline_hook(d);
           ::kill(w, SIGKILL);
           ::waitpid(w, &status, 0);
           timed_out = true;
@@ -112,30 +101,26 @@ void supervisor_main(ControlBlock& cb, const ProcessSpec& spec, WorkerBody& body
         }
       }
     }
-    if (wfd >= 0) ::close(wfd);
-    cb.deadline.store(0, std::memory_order_relaxed);
-    // SYNC POINT: acquire pairs with the worker's release after its write.
-    if (cb.outcome_written.load(std::memory_order_acquire) != 0) ::_exit(0);
-    const std::uint64_t run = cb.current_run.load(std::memory_order_acquire);
-    const auto phase = static_cast<Phase>(cb.phase.load(std::memory_order_acquire));
-    const FailureInfo f = timed_out ? timeout_failure(spec, overran, run)
-                                    : crash_failure(status, static_cast<HookId>(cb.hook.load()), run);
-    if (phase == Phase::error || phase == Phase::done) {
-      // error() itself died or overran: deliver the failure it was handling.
-      write_failure(out_fd, stashed_failure(cb).value_or(f));
+    close_private_fd(wfd);
+    // SYNC POINT: acquire pairs with the engine's release after the outcome
+    // was delivered: the worker's exit is then the end, not a crash.
+    if (cb.life.outcome_written.load(std::memory_order_acquire) != 0) ::_exit(0);
+    // SYNC POINT: acquire pairs with the engine's release of current_run.
+    const std::uint64_t run = cb.life.current_run.load(std::memory_order_acquire);
+    const FailureInfo cause =
+        timed_out ? timeout_failure(overran, run, cb.life.deadline_limit_ms.load(std::memory_order_relaxed))
+                  : crash_failure(status, static_cast<HookId>(cb.life.hook.load(std::memory_order_relaxed)), run);
+    const AfterDeath next = after_death(cb.life, cause);  // the same decision a Pool makes for an item
+    if (next.kind == AfterDeath::Kind::deliver) {
+      write_failure(out_fd, next.failure);
       ::_exit(0);
     }
-    if (phase == Phase::loop || phase == Phase::starting) {
-      const std::uint32_t left = cb.lives_left.load(std::memory_order_relaxed);
-      const std::uint32_t now_left = left > 0 ? left - 1 : 0;
-      cb.lives_left.store(now_left, std::memory_order_release);
-      if (now_left > 0) {
-        mode = WorkerMode::lifecycle;  // a fresh worker from our pristine memory
-        continue;
-      }
+    if (next.kind == AfterDeath::Kind::restart) {
+      mode = WorkerMode::lifecycle;  // a fresh worker from our pristine memory
+      continue;
     }
+    pending = next.failure;
     mode = WorkerMode::error_only;  // error() runs in a fresh worker
-    pending = f;
   }
 }
 

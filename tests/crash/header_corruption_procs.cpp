@@ -23,6 +23,8 @@
 #include <sk/slots/object.hpp>
 #include <sk/slots/value.hpp>
 
+#include "test_fork.hpp"
+
 namespace {
 
 struct State {
@@ -112,7 +114,7 @@ TEST(HeaderCorruption, procs_every_header_word_hostile_gives_an_exception_never_
     for (const std::uint64_t bad : hostile) {
       ASSERT_EQ(::pwrite(fd, &bad, w.width, static_cast<off_t>(w.offset)), static_cast<ssize_t>(w.width));
       std::fflush(nullptr);
-      const pid_t pid = ::fork();
+      const pid_t pid = sktest::fork();
       if (pid == 0) _exit(open_and_use(name));
       int st = 0;
       ASSERT_EQ(::waitpid(pid, &st, 0), pid);

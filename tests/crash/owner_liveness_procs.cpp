@@ -34,6 +34,7 @@
 
 #include "core_procs.hpp"
 #include "share_procs.hpp"
+#include "test_fork.hpp"
 
 using namespace std::chrono_literals;
 
@@ -225,7 +226,7 @@ bool enter_private_mount_namespace_without_proc(std::string& why) {
 
 // Can this process make namespaces? (root in CI; a sandbox may refuse.)
 std::string namespaces_refused(int flags) {
-  const pid_t p = ::fork();
+  const pid_t p = sktest::fork();
   if (p == 0) _exit(::unshare(flags) == 0 ? 0 : errno);
   int st = 0;
   ::waitpid(p, &st, 0);
@@ -268,7 +269,7 @@ TEST(OwnerLiveness, procs_2writers_in_2_pid_namespaces_count_every_update) {
     // A new pid namespace (the grandchild is pid 1 there) with its own
     // /proc, as in a container that shares /dev/shm with another.
     if (::unshare(CLONE_NEWPID | CLONE_NEWNS) != 0) return false;
-    const pid_t g = ::fork();
+    const pid_t g = sktest::fork();
     if (g == 0) {
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (::getpid() != 1) _exit(3);
@@ -312,7 +313,7 @@ TEST(OwnerLiveness, procs_holder_killed_and_pid_reused_next_writer_finishes_with
   // which pid the next fork gets (/proc/sys/kernel/ns_last_pid).
   const pid_t outer = sktest::spawn([&] {
     if (::unshare(CLONE_NEWPID) != 0) return false;
-    const pid_t init = ::fork();
+    const pid_t init = sktest::fork();
     if (init == 0) {
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       std::vector<std::function<void()>> holds = {
@@ -341,7 +342,7 @@ TEST(OwnerLiveness, procs_holder_killed_and_pid_reused_next_writer_finishes_with
       };
       for (std::size_t k = 0; k < holds.size(); ++k) {
         c->holding.store(0);
-        const pid_t h = ::fork();
+        const pid_t h = sktest::fork();
         if (h == 0) {
           holds[k]();
           _exit(0);
@@ -358,7 +359,7 @@ TEST(OwnerLiveness, procs_holder_killed_and_pid_reused_next_writer_finishes_with
           _exit(4);
         }
         ::close(fd);
-        const pid_t sleeper = ::fork();
+        const pid_t sleeper = sktest::fork();
         if (sleeper == 0) {
           for (;;) pause();
         }
@@ -380,7 +381,7 @@ TEST(OwnerLiveness, procs_holder_killed_and_pid_reused_next_writer_finishes_with
       }
       // List: kill an appender at a random moment of a tight loop, reuse its pid.
       c->appends.store(0);
-      const pid_t h = ::fork();
+      const pid_t h = sktest::fork();
       if (h == 0) {
         for (int i = 0;; ++i) {
           share->list.append(i);
@@ -394,7 +395,7 @@ TEST(OwnerLiveness, procs_holder_killed_and_pid_reused_next_writer_finishes_with
       const std::string last = std::to_string(h - 1);
       (void)!::write(fd, last.data(), last.size());
       ::close(fd);
-      const pid_t sleeper = ::fork();
+      const pid_t sleeper = sktest::fork();
       if (sleeper == 0) {
         for (;;) pause();
       }

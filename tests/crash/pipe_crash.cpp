@@ -15,6 +15,8 @@
 
 #include <sk/pipe.hpp>
 
+#include "test_fork.hpp"
+
 using namespace std::chrono_literals;
 
 namespace {
@@ -37,7 +39,7 @@ void reap(pid_t pid) {
 TEST(PipeCrash, sender_sigkilled_mid_stream_receiver_gets_all_committed_then_peer_closed) {
   for (int round = 0; round < 5; ++round) {
     auto [a, p] = sk::Pipe::pair(small_ring());
-    const pid_t pid = fork();
+    const pid_t pid = sktest::fork();
     ASSERT_GE(pid, 0);
     if (pid == 0) {
       // Endless stream: small messages inline, every 7th one through an arena block.
@@ -70,7 +72,7 @@ TEST(PipeCrash, sender_sigkilled_mid_stream_receiver_gets_all_committed_then_pee
 
 TEST(PipeCrash, receiver_sigkilled_while_sender_blocked_on_full_ring) {
   auto [a, p] = sk::Pipe::pair(small_ring());
-  const pid_t pid = fork();
+  const pid_t pid = sktest::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
     (void)p.recv<int>();  // claim the point, then stop reading
@@ -101,7 +103,7 @@ TEST(PipeCrash, receiver_sigkilled_while_sender_blocked_on_full_ring) {
 TEST(PipeCrash, peer_given_to_child_killed_before_first_use_is_peer_closed) {
   for (int round = 0; round < 3; ++round) {
     auto [a, p] = sk::Pipe::pair(small_ring());
-    const pid_t pid = fork();
+    const pid_t pid = sktest::fork();
     ASSERT_GE(pid, 0);
     if (pid == 0) {
       for (;;) pause();  // never touches `p`
@@ -123,7 +125,7 @@ TEST(PipeCrash, peer_given_to_child_killed_before_first_use_is_peer_closed) {
 // its own id there; a third process cannot take the end.
 TEST(PipeCrash, peer_given_to_child_works_and_cannot_be_given_twice) {
   auto [a, p] = sk::Pipe::pair(small_ring());
-  const pid_t pid = fork();
+  const pid_t pid = sktest::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
     p.send(41);
@@ -143,7 +145,7 @@ TEST(PipeCrash, peer_given_to_child_works_and_cannot_be_given_twice) {
 
 TEST(PipeCrash, hostile_peer_corrupt_record_header_throws_ring_corrupt) {
   auto [a, p] = sk::Pipe::pair();
-  const pid_t pid = fork();
+  const pid_t pid = sktest::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
     // Play a broken producer: publish a record, then overwrite its header
@@ -162,7 +164,7 @@ TEST(PipeCrash, hostile_peer_corrupt_record_header_throws_ring_corrupt) {
 
 TEST(PipeCrash, hostile_peer_garbage_bytes_throw_decode_error_not_crash) {
   auto [a, p] = sk::Pipe::pair();
-  const pid_t pid = fork();
+  const pid_t pid = sktest::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
     std::vector<std::byte> junk(300);
@@ -178,7 +180,7 @@ TEST(PipeCrash, hostile_peer_garbage_bytes_throw_decode_error_not_crash) {
 
 TEST(PipeCrash, hostile_peer_block_reference_outside_arena_throws_ring_corrupt) {
   auto [a, p] = sk::Pipe::pair();
-  const pid_t pid = fork();
+  const pid_t pid = sktest::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
     const std::uint64_t ref[2] = {std::uint64_t{1} << 40, 4096};  // {offset, bytes}

@@ -21,6 +21,8 @@
 #include <sk/alloc/owner.hpp>
 #include <sk/pool.hpp>
 
+#include "test_fork.hpp"
+
 using namespace std::chrono_literals;
 
 namespace {
@@ -186,7 +188,7 @@ TEST(PoolCrash, procs_persistent_pool_destructor_leaves_no_workers) {
 TEST(PoolCrash, procs_parent_death_kills_its_workers) {
   int fds[2];
   ASSERT_EQ(::pipe(fds), 0);
-  const pid_t child = ::fork();
+  const pid_t child = sktest::fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
     // The "parent" of a pool: makes a persistent pool and a running map,

@@ -18,6 +18,8 @@
 #include <sk/alloc/owner.hpp>
 #include <sk/process.hpp>
 
+#include "test_fork.hpp"
+
 using namespace std::chrono_literals;
 
 namespace {
@@ -226,7 +228,7 @@ class Sleeper : public sk::Skprocess<int> {
 
 TEST(ProcessCrash, procs_parent_death_leaves_no_orphans) {
   Shared* s = make_shared_counters();
-  const pid_t mid = fork();
+  const pid_t mid = sktest::fork();
   ASSERT_GE(mid, 0);
   if (mid == 0) {
     Sleeper direct(s, 0, 1);     // direct child

@@ -18,6 +18,8 @@
 #include <sk/alloc/owner.hpp>
 #include <sk/core/byte_ring.hpp>
 
+#include "test_fork.hpp"
+
 using namespace std::chrono_literals;
 
 namespace {
@@ -113,7 +115,7 @@ void check_dead_producer(Mapping& m, pid_t child, std::uint64_t received) {
 TEST(RingCrash, producer_killed_inside_a_reservation_loses_nothing_committed) {
   Mapping m;
   constexpr std::uint64_t kStopAt = 100;
-  const pid_t child = fork();
+  const pid_t child = sktest::fork();
   ASSERT_GE(child, 0);
   if (child == 0) produce(m, kStopAt);
   std::uint64_t next = 0;
@@ -132,7 +134,7 @@ TEST(RingCrash, producer_killed_inside_a_reservation_loses_nothing_committed) {
 TEST(RingCrash, producer_killed_at_random_points_20_rounds) {
   for (int round = 0; round < 20; ++round) {
     Mapping m;
-    const pid_t child = fork();
+    const pid_t child = sktest::fork();
     ASSERT_GE(child, 0);
     if (child == 0) produce(m, ~std::uint64_t{0});
     std::uint64_t next = 0;

@@ -34,6 +34,8 @@
 #include <sk/slots/atomic.hpp>
 #include <sk/alloc/owner.hpp>
 
+#include "test_fork.hpp"
+
 namespace {
 
 constexpr int kNotPermitted = 77;
@@ -57,7 +59,7 @@ ChildResult in_small_shm(const char* mount_opts, Body&& body) {
   int why[2];
   if (::pipe(why) != 0) return {};
   std::fflush(nullptr);
-  const pid_t pid = ::fork();
+  const pid_t pid = sktest::fork();
   if (pid == 0) {
     ::close(why[0]);
     auto refuse = [&](const char* step) {
@@ -225,7 +227,7 @@ TEST(ShmFull, procs_control_sparse_file_on_full_tmpfs_is_sigbus) {
     void* p = ::mmap(nullptr, kBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     ASSERT_NE(p, MAP_FAILED);
     std::fflush(nullptr);
-    const pid_t toucher = ::fork();
+    const pid_t toucher = sktest::fork();
     if (toucher == 0) {
       // Default action for SIGBUS, set with the raw system call: under ASan
       // its own handler (which sigaction() cannot replace) would turn the

@@ -20,6 +20,8 @@
 #include <sk/slots/object.hpp>
 #include <sk/alloc/owner.hpp>
 
+#include "test_fork.hpp"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -42,7 +44,7 @@ bool consistent(const std::vector<long>& v) {
 }
 
 pid_t fork_child(const std::function<void()>& body) {
-  const pid_t pid = ::fork();
+  const pid_t pid = sktest::fork();
   if (pid == 0) {
     body();
     ::_exit(0);

@@ -57,6 +57,7 @@
 #include <sk/slots/atomic.hpp>
 
 #include "alloc_fork.hpp"
+#include "test_fork.hpp"
 
 namespace {
 
@@ -195,7 +196,7 @@ bool run_tree(const std::string& base, Shared* sh) {
 pid_t start_tree(const std::string& base, Shared* sh) {
   sh->phase.store(kForked, std::memory_order_relaxed);
   std::fflush(nullptr);
-  const pid_t pid = ::fork();
+  const pid_t pid = sktest::fork();
   if (pid == 0) {
     ::setpgid(0, 0);
     int rc = 1;
@@ -796,7 +797,7 @@ TEST(StaleSegments, procs_segment_kept_by_an_inheriting_child_of_a_dead_creator_
     auto s = sk::Share<TreeState>::create(name, kShareBytes);
     s->writes += 41;
     std::fflush(nullptr);
-    if (::fork() == 0) {  // the heir: keeps the mapping and the descriptor
+    if (sktest::fork() == 0) {  // the heir: keeps the mapping and the descriptor
       s->writes += 1;
       const pid_t me[2] = {::getpid(), ::getpid()};  // one for the creator, one for the test
       if (::write(ready[1], me, sizeof me) != static_cast<ssize_t>(sizeof me)) ::_exit(3);

@@ -38,6 +38,7 @@
 #include <sk/pool.hpp>
 
 #include "../support/mixed_workload.hpp"
+#include "test_fork.hpp"
 
 using namespace std::chrono_literals;
 namespace mx = sktest::mixed;
@@ -169,7 +170,7 @@ class ShareStorm {
     s.last_beat = 0;
     s.last_change = Clock::now();
     std::fflush(nullptr);
-    const pid_t pid = ::fork();
+    const pid_t pid = sktest::fork();
     if (pid == 0) {
       int rc = 0;
       try {

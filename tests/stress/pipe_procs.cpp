@@ -11,6 +11,8 @@
 #include "mix64.hpp"
 #include <sk/pipe.hpp>
 
+#include "test_fork.hpp"
+
 using namespace std::chrono_literals;
 
 namespace {
@@ -53,7 +55,7 @@ TEST(Pipe, procs_1sender_1receiver_1M_random_sizes) {
   constexpr std::uint64_t kN = 1'000'000;
 #endif
   auto [anchor, point] = sk::Pipe::pair();
-  const pid_t pid = fork();
+  const pid_t pid = sktest::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
     try {
@@ -97,7 +99,7 @@ TEST(Pipe, procs_1sender_1receiver_1M_random_sizes) {
 TEST(Pipe, procs_ping_pong_20k_round_trips) {
   auto [anchor, point] = sk::Pipe::pair();
   constexpr int kN = 20'000;
-  const pid_t pid = fork();
+  const pid_t pid = sktest::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
     try {

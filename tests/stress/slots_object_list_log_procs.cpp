@@ -17,6 +17,8 @@
 #include <sk/slots/log.hpp>
 #include <sk/slots/object.hpp>
 
+#include "test_fork.hpp"
+
 namespace {
 
 struct State {
@@ -32,7 +34,7 @@ template <class Body>
 bool run_children(int n, Body&& body) {
   std::vector<pid_t> pids;
   for (int i = 0; i < n; ++i) {
-    const pid_t pid = ::fork();
+    const pid_t pid = sktest::fork();
     if (pid == 0) {
       int rc = 0;
       try {

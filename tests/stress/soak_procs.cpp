@@ -46,6 +46,7 @@
 #include <sk/pool.hpp>
 
 #include "../support/mixed_workload.hpp"
+#include "test_fork.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
 inline constexpr bool kAsan = true;
@@ -120,7 +121,7 @@ TEST(Soak, procs_3workers_mixed_workload_no_growth) {
     rx[static_cast<std::size_t>(i)] = r;
     inc[static_cast<std::size_t>(i)].inc = static_cast<std::uint32_t>(i + 1);
     std::fflush(nullptr);
-    const pid_t pid = ::fork();
+    const pid_t pid = sktest::fork();
     if (pid == 0) {
       int rc = 0;
       try {

@@ -15,6 +15,8 @@
 #include <sk/share.hpp>
 #include <sk/slots/timer.hpp>
 
+#include "test_fork.hpp"
+
 namespace {
 
 constexpr int kProcs = 4;
@@ -42,7 +44,7 @@ SK_SHARE(ProcState, timer, tiny, circuit, breaker, signal, limiter, tripped, bro
 bool fork_all(int n, const std::function<void(int)>& body) {
   std::vector<pid_t> pids;
   for (int i = 0; i < n; ++i) {
-    const pid_t p = fork();
+    const pid_t p = sktest::fork();
     if (p == 0) {
       body(i);
       _exit(::testing::Test::HasFailure() ? 1 : 0);

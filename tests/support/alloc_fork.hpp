@@ -11,13 +11,14 @@
 #include <exception>
 #include <thread>
 
+#include "test_fork.hpp"
+
 namespace alloctest {
 
 // Runs fn() in a forked child: exit 0 if it returns true, 1 if false, 2 if it throws.
 template <class Fn>
 pid_t spawn(Fn&& fn) {
-  std::fflush(nullptr);
-  const pid_t pid = ::fork();
+  const pid_t pid = sktest::fork();
   if (pid == 0) {
     int rc = 1;
     try {

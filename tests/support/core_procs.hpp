@@ -23,6 +23,8 @@
 #include <utility>
 #include <vector>
 
+#include "test_fork.hpp"
+
 namespace coretest {
 
 // One T constructed in anonymous shared memory; children forked afterwards
@@ -53,8 +55,7 @@ class SharedObject {
 // returns false, 2 when it throws.
 template <class Fn>
 pid_t fork_child(Fn&& fn) {
-  std::fflush(nullptr);
-  const pid_t pid = ::fork();
+  const pid_t pid = sktest::fork();
   if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
   if (pid != 0) return pid;
   int rc = 2;

@@ -30,13 +30,14 @@
 #include <vector>
 
 #include "pg_env.hpp"
+#include "test_fork.hpp"
 
 namespace {
 
 // Runs fn in a forked child; returns its exit code (fn's return value), or
 // 100 + signal if it died, or 99 if it threw.
 int in_child(const std::function<int()>& fn) {
-  const pid_t pid = fork();
+  const pid_t pid = sktest::fork();
   if (pid == 0) {
     int rc = 99;
     try {

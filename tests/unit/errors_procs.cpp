@@ -17,6 +17,8 @@
 #include <sk/pool.hpp>
 #include <sk/process.hpp>
 
+#include "test_fork.hpp"
+
 namespace {
 
 struct QuotaExceeded : std::runtime_error {
@@ -75,7 +77,7 @@ TEST(Errors, procs_1worker_pool_item_skprocess_what_names_the_user_exception) {
 TEST(Errors, procs_uncaught_process_error_prints_the_original_cause) {
   int fds[2];
   ASSERT_EQ(::pipe(fds), 0);
-  const pid_t pid = ::fork();
+  const pid_t pid = sktest::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
     ::dup2(fds[1], 2);

@@ -39,6 +39,7 @@
 #include <sk/slots/value.hpp>
 
 #include "alloc_fork.hpp"
+#include "test_fork.hpp"
 
 #ifndef SK_LAYOUT_PROGRAM_PREFIX
 #error "tests/CMakeLists.txt passes SK_LAYOUT_PROGRAM_PREFIX (path of sk_layout_v without the version)"
@@ -70,7 +71,7 @@ struct Program {
     for (auto& a : all) argv.push_back(a.data());
     argv.push_back(nullptr);
     std::fflush(nullptr);
-    pid = ::fork();
+    pid = sktest::fork();
     if (pid == 0) {
       ::dup2(i[0], 0);
       ::dup2(o[1], 1);

@@ -19,6 +19,8 @@
 #include <sk/pool.hpp>
 #include <sk/process.hpp>
 
+#include "test_fork.hpp"
+
 namespace {
 
 // Runs `body` in a child whose stdout and stderr are one pipe, fully
@@ -27,7 +29,7 @@ std::map<std::string, int> lines_of_child(const std::function<void()>& body) {
   int fds[2];
   if (::pipe(fds) != 0) return {};
   std::fflush(nullptr);
-  const pid_t pid = ::fork();
+  const pid_t pid = sktest::fork();
   if (pid == 0) {
     ::dup2(fds[1], 1);
     ::dup2(fds[1], 2);

@@ -13,6 +13,8 @@
 #include <sk/pipe.hpp>
 #include <sk/pool.hpp>
 
+#include "test_fork.hpp"
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -29,7 +31,7 @@ TEST(Path, procs_1peer_pipe_path_resolves_against_the_receivers_root) {
   fs::create_directories(base / "sender");
   fs::create_directories(base / "receiver");
   auto [anchor, point] = sk::Pipe::pair();
-  const pid_t pid = fork();
+  const pid_t pid = sktest::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
     sk::CustomRoot r(base / "receiver");

@@ -41,6 +41,7 @@
 #include <sk/slots/atomic.hpp>
 
 #include "alloc_fork.hpp"
+#include "test_fork.hpp"
 
 using namespace std::chrono_literals;
 using sk::alloc::Arena;
@@ -252,7 +253,7 @@ std::string in_child(As as, const std::function<std::string()>& fn) {
   int p[2];
   if (::pipe2(p, O_CLOEXEC) != 0) return "pipe2 failed";
   std::fflush(nullptr);
-  const pid_t pid = ::fork();
+  const pid_t pid = sktest::fork();
   if (pid < 0) return "fork failed";
   if (pid == 0) {
     ::close(p[0]);

@@ -12,6 +12,8 @@
 
 #include <sk/pipe.hpp>
 
+#include "test_fork.hpp"
+
 using namespace std::chrono_literals;
 
 namespace {
@@ -37,7 +39,7 @@ struct Job {
 // Runs fn in a forked child; returns its exit code (fn's failures -> 1).
 template <class Fn>
 int in_child(Fn fn) {
-  const pid_t pid = fork();
+  const pid_t pid = sktest::fork();
   if (pid == 0) {
     int rc = 0;
     try {
@@ -65,7 +67,7 @@ sk::PipeOptions small_ring() {
 
 TEST(Pipe, duplex_hello_across_fork) {
   auto [anchor, point] = sk::Pipe::pair();
-  const pid_t pid = fork();
+  const pid_t pid = sktest::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
     point.send(std::string("hello"));
@@ -120,7 +122,7 @@ TEST(Pipe, full_ring_makes_send_for_time_out) {
 
 TEST(Pipe, blocked_send_resumes_when_peer_process_drains) {
   auto [a, p] = sk::Pipe::pair(small_ring());
-  const pid_t pid = fork();
+  const pid_t pid = sktest::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
     std::this_thread::sleep_for(50ms);  // let the parent fill the ring and block
@@ -173,7 +175,7 @@ TEST(Pipe, message_larger_than_the_arena_throws_message_too_large) {
 
 TEST(Pipe, loan_and_view_are_zero_copy_in_the_shared_mapping) {
   auto [a, p] = sk::Pipe::pair();
-  const pid_t pid = fork();
+  const pid_t pid = sktest::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
     auto loan = a.loan(100000);
@@ -297,7 +299,7 @@ TEST(Pipe, closed_endpoint_cannot_be_used_again) {
 TEST(Pipe, named_pair_is_attached_by_name_in_another_process) {
   const std::string name = "test-pipe-" + std::to_string(getpid());
   auto [a, p_unused] = sk::Pipe::pair_named(name);
-  const pid_t pid = fork();
+  const pid_t pid = sktest::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
     try {

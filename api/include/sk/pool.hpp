@@ -27,6 +27,9 @@
 //    Pointers and references inside the callable resolve in the worker's
 //    copy of memory as of pool creation (see docs/pool.md).
 //
+// This header is the typed facade only: the runtime underneath (shared
+// layout, scheduler, workers, collector) is sk::ipc::pool, in ipc/.
+//
 // Errors: sk::ItemError (original type name, what(), item index),
 // sk::WorkerCrashed (an item's worker died on every attempt; 1 retry by
 // default, pool.retries(n)), sk::TimeoutError (pool.timeout(d), per item).
@@ -43,6 +46,7 @@
 #include <functional>
 #include <future>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <new>
 #include <optional>
@@ -54,8 +58,11 @@
 #include <variant>
 #include <vector>
 
+#include <sk/ipc/failure.hpp>
+#include <sk/ipc/internal/pool/job.hpp>
+#include <sk/ipc/internal/pool/run.hpp>
+#include <sk/ipc/pool_progress.hpp>
 #include <sk/ipc/serialize.hpp>
-#include <sk/pool_engine.hpp>
 #include <sk/pool_errors.hpp>
 #include <sk/pool_process.hpp>
 #include <sk/task.hpp>
@@ -105,7 +112,7 @@ constexpr std::uint32_t result_size() {
 }
 
 template <class R>
-void write_result(ipc::pool::SlotWriter& w, std::uint32_t i, const R& r) {
+void write_result(ipc::pool::ResultWriter& w, std::uint32_t i, const R& r) {
   if constexpr (kTrivial<R>) {
     w.ok_trivial(i, &r, sizeof(R));
   } else {
@@ -130,32 +137,30 @@ R read_trivial(const std::byte* p) {
 }
 
 template <class R>
-R read_result(ipc::pool::RunView v, const detail::Outcome& o) {
+R read_result(const ipc::pool::Run& run, std::uint32_t i) {
   if constexpr (kTrivial<R>) {
-    return read_trivial<R>(v.result(o.index));
+    return read_trivial<R>(run.result(i));
   } else {
-    return ser::decode_payload<R>(ipc::pool::read_bytes(v, o.slot, o.offset));
+    return ser::decode_payload<R>(run.result_bytes(i));
   }
 }
 
 // Runs item i: calls f and publishes the result, or records the exception.
 template <bool Star, class R, class F, class T>
-void run_one(F& f, T&& item, std::uint32_t i, ipc::pool::SlotWriter& w) noexcept {
-  try {
-    if constexpr (std::is_void_v<R>) {
-      call<Star>(f, std::forward<T>(item));
-      write_result(w, i, std::monostate{});
-    } else {
-      write_result<stored_t<R>>(w, i, call<Star>(f, std::forward<T>(item)));
-    }
-  } catch (...) {
-    std::string type, what;
+void run_one(F& f, T&& item, std::uint32_t i, ipc::pool::ResultWriter& w) noexcept {
+  if constexpr (IsProcessRunner<std::remove_cvref_t<F>>::value) {  // pool.map<W>: a whole lifecycle
+    f.run(std::forward<T>(item), i, w, [&](const auto& r) { write_result<stored_t<R>>(w, i, r); });
+  } else {
     try {
-      detail::describe_current_exception(type, what);
+      if constexpr (std::is_void_v<R>) {
+        call<Star>(f, std::forward<T>(item));
+        write_result(w, i, std::monostate{});
+      } else {
+        write_result<stored_t<R>>(w, i, call<Star>(f, std::forward<T>(item)));
+      }
     } catch (...) {
-      type = "unknown";
+      record_exception(w, i);
     }
-    w.threw(i, type, what);
   }
 }
 
@@ -180,42 +185,39 @@ enum class Kind { map, unordered_map, imap, unordered_imap };
 
 struct PoolRef {
   unsigned workers = 1;
-  std::shared_ptr<detail::PersistentCore> core;  // null: fork per call
+  std::shared_ptr<ipc::pool::PersistentCore> core;  // null: fork per call
+  std::shared_ptr<ipc::pool::CostBook> costs;       // item cost per callable type, for chunk sizes
 };
 
-// Persistent mode: what a job kind needs from the job area.
-struct JobHeader {
-  std::uint64_t f_off, items_off, n, serialized_items;
-};
-
+// Persistent mode: the entry point of a job kind (a callable type F over
+// items T), found in the workers through the job table (ipc/pool/job.hpp).
 template <class F, class T, bool Star, class R>
 struct PersistentJob {
-  static void run(ipc::pool::RunView v, std::uint32_t i, ipc::pool::SlotWriter& w) {
-    const std::byte* job = v.job();
-    JobHeader jh;
-    std::memcpy(&jh, job, sizeof jh);
-    // The bytes at f_off were copied from an F (trivially copyable, so an
-    // implicit-lifetime type): they are an F in this process too.
-    F& f = *std::launder(reinterpret_cast<F*>(const_cast<std::byte*>(job + jh.f_off)));
-    if constexpr (!std::is_trivially_copyable_v<T>) {
-      try {
-        const auto* offs = reinterpret_cast<const std::uint64_t*>(job + jh.items_off);
-        const std::byte* data = job + jh.items_off + (jh.n + 1) * sizeof(std::uint64_t);
-        T item = ser::decode_payload<T>(std::span<const std::byte>(data + offs[i], offs[i + 1] - offs[i]));
-        run_one<Star, R>(f, item, i, w);
-      } catch (...) {
-        std::string type, what;
-        detail::describe_current_exception(type, what);
-        w.threw(i, type, what);
+  static void run(ipc::pool::RunView v, std::uint32_t begin, std::uint32_t end, ipc::pool::ResultWriter& w) {
+    const ipc::pool::JobHeader jh = ipc::pool::job_header(v);
+    F& f = ipc::pool::job_callable<F>(v, jh);
+    for (std::uint32_t i = begin; i < end; ++i) {
+      if (w.stopped()) return;
+      w.start_item(i);
+      if constexpr (std::is_trivially_copyable_v<T>) {
+        run_one<Star, R>(f, ipc::pool::job_item<T>(v, jh, i), i, w);
+      } else {
+        try {
+          T item = ipc::pool::job_item<T>(v, jh, i);
+          run_one<Star, R>(f, item, i, w);
+        } catch (...) {
+          record_exception(w, i);
+        }
       }
-    } else {
-      T item = read_trivial<T>(job + jh.items_off + std::uint64_t{i} * sizeof(T));
-      run_one<Star, R>(f, item, i, w);
     }
   }
   // Registered during static initialisation, before any pool forks.
-  static inline const std::uint32_t kind = detail::register_job_fn(&run);
+  static inline const std::uint32_t kind = ipc::pool::register_job_fn(&run);
 };
+
+// One key per (callable, item) type for the cost book.
+template <class F, class T, bool Star>
+inline const char cost_key_tag = 0;
 
 template <class R>
 using result_vector = std::vector<stored_t<R>>;
@@ -228,12 +230,9 @@ class ResultStream {
  public:
   using value_type = stored_t<R>;
 
-  ResultStream(std::shared_ptr<void> keep, std::unique_ptr<detail::Run> run, bool ordered)
+  ResultStream(std::shared_ptr<void> keep, std::unique_ptr<ipc::pool::Run> run, bool ordered)
       : keep_(std::move(keep)), run_(std::move(run)), ordered_(ordered) {
-    if (run_ && ordered_) {
-      have_.assign(run_->size(), 0);
-      outcomes_.resize(run_->size());
-    }
+    if (run_ && ordered_) have_.assign(run_->size(), 0);
   }
 
   // Next result, or nullopt at the end. Throws the item's error when a
@@ -243,11 +242,18 @@ class ResultStream {
     for (;;) {
       if (ordered_) {
         if (next_ == run_->size()) return finish();
-        if (have_[next_]) return take(outcomes_[next_++]);
+        if (have_[next_] == kOk) return take_ok(static_cast<std::uint32_t>(next_++));
+        if (have_[next_] == kFailed) return take_failed(failed_.at(static_cast<std::uint32_t>(next_)));
       } else if (!pending_.empty()) {
-        const detail::Outcome o = pending_.front();
-        pending_.pop_front();
-        return take(o);
+        ipc::pool::Outcome& o = pending_.front();
+        if (o.kind != ipc::pool::Outcome::Kind::ok) {
+          const ipc::pool::Outcome f = o;
+          pending_.pop_front();
+          return take_failed(f);
+        }
+        const std::uint32_t i = o.begin++;
+        if (o.begin == o.end) pending_.pop_front();
+        return take_ok(i);
       } else if (exhausted_) {
         return finish();
       }
@@ -258,44 +264,46 @@ class ResultStream {
         continue;
       }
       for (const auto& o : batch_) {
-        if (ordered_) {
-          have_[o.index] = 1;
-          outcomes_[o.index] = o;
-        } else {
+        if (!ordered_) {
           pending_.push_back(o);
+        } else if (o.kind == ipc::pool::Outcome::Kind::ok) {
+          std::memset(&have_[o.begin], kOk, o.end - o.begin);
+        } else {
+          have_[o.begin] = kFailed;
+          failed_.emplace(o.begin, o);
         }
       }
     }
   }
 
  private:
+  static constexpr std::uint8_t kOk = 1, kFailed = 2;
+
   std::optional<value_type> finish() {
     run_.reset();
     keep_.reset();
     return std::nullopt;
   }
-  std::optional<value_type> take(const detail::Outcome& o) {
-    if (o.kind != detail::Outcome::Kind::ok) {
-      try {
-        run_->raise(o);
-      } catch (...) {
-        run_.reset();  // cancel what is left
-        keep_.reset();
-        throw;
-      }
+  std::optional<value_type> take_ok(std::uint32_t i) { return read_result<value_type>(*run_, i); }
+  std::optional<value_type> take_failed(const ipc::pool::Outcome& o) {
+    try {
+      run_->raise(o);
+    } catch (...) {
+      run_.reset();  // cancel what is left
+      keep_.reset();
+      throw;
     }
-    return read_result<value_type>(run_->view(), o);
   }
 
   std::shared_ptr<void> keep_;  // callable + items (destroyed after the run)
-  std::unique_ptr<detail::Run> run_;
+  std::unique_ptr<ipc::pool::Run> run_;
   bool ordered_;
   bool exhausted_ = false;
   std::size_t next_ = 0;
   std::vector<std::uint8_t> have_;
-  std::vector<detail::Outcome> outcomes_;
-  std::deque<detail::Outcome> pending_;
-  std::vector<detail::Outcome> batch_;
+  std::map<std::uint32_t, ipc::pool::Outcome> failed_;
+  std::deque<ipc::pool::Outcome> pending_;
+  std::vector<ipc::pool::Outcome> batch_;
 };
 
 }  // namespace pool_detail
@@ -377,79 +385,62 @@ std::string persistent_refusal() {
 
 // Starts the run for f over seq (both must outlive the Run).
 template <bool Star, class F, class Seq>
-auto start_run(const PoolRef& pool, const detail::CallOptions& opts, F& f, Seq& seq) {
+std::unique_ptr<ipc::pool::Run> start_run(const PoolRef& pool, ipc::pool::CallOptions opts, F& f, Seq& seq) {
   using Item = std::ranges::range_reference_t<Seq&>;
   using R = call_result_t<Star, F, Item>;
   using S = stored_t<R>;
-  const std::size_t n = std::ranges::size(seq);
-  if (!pool.core) {
-    detail::ItemBody body = [&f, &seq](std::uint32_t i, ipc::pool::SlotWriter& w) {
-      run_one<Star, R>(f, std::ranges::begin(seq)[i], i, w);
-    };
-    return std::make_unique<detail::Run>(n, result_size<S>(), !kTrivial<S>, pool.workers, opts, std::move(body));
-  }
   using T = std::remove_cvref_t<Item>;
   using FD = std::decay_t<F>;
+  const std::size_t n = std::ranges::size(seq);
+  const auto key = reinterpret_cast<std::uintptr_t>(&cost_key_tag<FD, T, Star>);
+  opts.ns_per_item = pool.costs->get(key);
+  if constexpr (IsProcessRunner<FD>::value) {
+    opts.lifecycle = true;
+    opts.describe_failure = &describe_failure;
+  }
+  if (!pool.core) {
+    ipc::pool::ItemBody body = [&f, &seq](std::uint32_t b, std::uint32_t e, ipc::pool::ResultWriter& w) {
+      auto it = std::ranges::begin(seq);
+      for (std::uint32_t i = b; i < e; ++i) {
+        if (w.stopped()) return;
+        w.start_item(i);
+        run_one<Star, R>(f, it[i], i, w);
+      }
+    };
+    return std::make_unique<ipc::pool::Run>(n, result_size<S>(), !kTrivial<S>, pool.workers, std::move(opts),
+                                            std::move(body));
+  }
   constexpr std::uint32_t rs = sizeof(S) <= 256 ? result_size<S>() : 0;
   if constexpr (!kPersistentOk<FD, T, S>) {
     throw PoolUsageError(persistent_refusal<FD, T, S>());
   } else {
     const std::uint32_t kind = PersistentJob<FD, T, Star, R>::kind;
     auto write_job = [&](std::byte* job, std::size_t cap) {
-      JobHeader jh{};
-      jh.f_off = ipc::pool::align_up(sizeof(JobHeader), 64);
-      jh.items_off = ipc::pool::align_up(jh.f_off + sizeof(FD), 64);
-      jh.n = n;
-      auto need = [&](std::uint64_t end) {
-        if (end > cap)
-          throw PoolUsageError("sk::Pool(persistent): the items of this call need more than the " +
-                               std::to_string(cap) + " bytes of the job area: split the input");
-      };
-      need(jh.items_off);
       const FD fd = f;
-      std::memcpy(job + jh.f_off, static_cast<const void*>(std::addressof(fd)), sizeof(FD));
-      if constexpr (std::is_trivially_copyable_v<T>) {
-        need(jh.items_off + std::uint64_t{n} * sizeof(T));
-        std::size_t i = 0;
-        for (auto&& it : seq) {
-          const T tmp = it;
-          std::memcpy(job + jh.items_off + i++ * sizeof(T), &tmp, sizeof(T));
-        }
-      } else {
-        jh.serialized_items = 1;
-        const std::uint64_t table = (std::uint64_t{n} + 1) * sizeof(std::uint64_t);
-        need(jh.items_off + table);
-        auto* offs = reinterpret_cast<std::uint64_t*>(job + jh.items_off);
-        std::byte* data = job + jh.items_off + table;
-        std::vector<std::byte> buf;
-        std::uint64_t pos = 0;
-        std::size_t i = 0;
-        for (auto&& it : seq) {
-          buf.clear();
-          ser::encode_payload(static_cast<const T&>(it), buf);
-          need(jh.items_off + table + pos + buf.size());
-          offs[i++] = pos;
-          std::memcpy(data + pos, buf.data(), buf.size());
-          pos += buf.size();
-        }
-        offs[n] = pos;
-      }
-      std::memcpy(job, &jh, sizeof jh);
+      ipc::pool::write_job<FD, T>(job, cap, fd, seq, n);
     };
-    return std::make_unique<detail::Run>(pool.core, n, rs, rs == 0, opts, kind, write_job);
+    return std::make_unique<ipc::pool::Run>(pool.core, n, rs, rs == 0, std::move(opts), kind, write_job);
   }
+}
+
+// Records what the finished run measured, for the next call's chunk size.
+template <bool Star, class F, class Seq>
+void learn_cost(const PoolRef& pool, const ipc::pool::Run& run) {
+  using T = std::remove_cvref_t<std::ranges::range_reference_t<Seq&>>;
+  if (run.ns_per_item() > 0)
+    pool.costs->put(reinterpret_cast<std::uintptr_t>(&cost_key_tag<std::decay_t<F>, T, Star>), run.ns_per_item());
 }
 
 // The blocking body of every call flavour.
 template <bool Star, Kind K, class F, class Seq>
-auto run_call(const PoolRef& pool, const detail::CallOptions& opts, F& f, Seq& seq, std::shared_ptr<void> keep) {
+auto run_call(const PoolRef& pool, const ipc::pool::CallOptions& opts, F& f, Seq& seq, std::shared_ptr<void> keep) {
   using Item = std::ranges::range_reference_t<Seq&>;
   using R = call_result_t<Star, F, Item>;
   using S = stored_t<R>;
   if constexpr (K == Kind::imap || K == Kind::unordered_imap) {
     auto o = opts;
     o.stream = true;
-    std::unique_ptr<detail::Run> run;
+    std::unique_ptr<ipc::pool::Run> run;
     if (std::ranges::size(seq) != 0) run = start_run<Star>(pool, o, f, seq);
     return ImapRange<R>(ResultStream<R>(std::move(keep), std::move(run), K == Kind::imap));
   } else {
@@ -457,28 +448,23 @@ auto run_call(const PoolRef& pool, const detail::CallOptions& opts, F& f, Seq& s
     const std::size_t n = std::ranges::size(seq);
     if (n == 0) return out;
     auto run = start_run<Star>(pool, opts, f, seq);
-    std::vector<detail::Outcome> batch;
-    std::vector<detail::Outcome> where;  // ordered + serialized: where each result is
-    if constexpr (K == Kind::map && !kTrivial<S>) where.resize(n);
+    std::vector<ipc::pool::Outcome> batch;
     out.reserve(n);
     while (run->next(batch)) {
       for (const auto& o : batch) {
-        if (o.kind != detail::Outcome::Kind::ok) run->raise(o);
+        if (o.kind != ipc::pool::Outcome::Kind::ok) run->raise(o);
         if constexpr (K == Kind::unordered_map) {
-          out.push_back(read_result<S>(run->view(), o));
-        } else if constexpr (!kTrivial<S>) {
-          where[o.index] = o;
+          for (std::uint32_t i = o.begin; i < o.end; ++i) out.push_back(read_result<S>(*run, i));
         }
       }
     }
+    learn_cost<Star, F, Seq>(pool, *run);
     if constexpr (K == Kind::map) {
       if constexpr (kTrivial<S> && std::is_default_constructible_v<S>) {
         out.resize(n);
-        std::memcpy(static_cast<void*>(out.data()), run->view().result(0), n * sizeof(S));
-      } else if constexpr (kTrivial<S>) {
-        for (std::uint32_t i = 0; i < n; ++i) out.push_back(read_trivial<S>(run->view().result(i)));
+        std::memcpy(static_cast<void*>(out.data()), run->result(0), n * sizeof(S));
       } else {
-        for (const auto& o : where) out.push_back(read_result<S>(run->view(), o));
+        for (std::uint32_t i = 0; i < n; ++i) out.push_back(read_result<S>(*run, i));
       }
     }
     return out;
@@ -511,7 +497,7 @@ class PoolCall {
   using Kind = pool_detail::Kind;
 
  public:
-  PoolCall(pool_detail::PoolRef pool, detail::CallOptions opts) : pool_(std::move(pool)), opts_(std::move(opts)) {}
+  PoolCall(pool_detail::PoolRef pool, ipc::pool::CallOptions opts) : pool_(std::move(pool)), opts_(std::move(opts)) {}
 
   // ---- modifiers (any order) ----
   PoolCall<Flags | pool_detail::kStar> star() const { return {pool_, opts_}; }
@@ -534,7 +520,7 @@ class PoolCall {
   }
   // Called in the calling thread as items finish (at most every 50 ms, and
   // once at the end). sk::progress_bar draws a bar on stderr.
-  PoolCall on_progress(detail::ProgressFn fn) const {
+  PoolCall on_progress(ipc::pool::ProgressFn fn) const {
     auto c = *this;
     c.opts_.progress = std::move(fn);
     return c;
@@ -634,20 +620,22 @@ class PoolCall {
   }
 
   pool_detail::PoolRef pool_;
-  detail::CallOptions opts_;
+  ipc::pool::CallOptions opts_;
 };
 
 class Pool {
  public:
   // workers = 0: one per hardware thread. Default mode: workers are forked at
   // each call and see the caller's memory as of that call.
-  explicit Pool(unsigned workers = 0) : ref_{detail::resolve_workers(workers), nullptr} {}
+  explicit Pool(unsigned workers = 0)
+      : ref_{ipc::pool::resolve_workers(workers), nullptr, std::make_shared<ipc::pool::CostBook>()} {}
   // Persistent mode: workers forked now, reused by every call (see top).
   // max_items: the largest call this pool accepts (address space is reserved
   // for it, memory is used only as needed).
   Pool(unsigned workers, persistent_t, std::size_t max_items = std::size_t{1} << 22)
-      : ref_{detail::resolve_workers(workers),
-             std::make_shared<detail::PersistentCore>(detail::resolve_workers(workers), max_items)} {}
+      : ref_{ipc::pool::resolve_workers(workers),
+             std::make_shared<ipc::pool::PersistentCore>(ipc::pool::resolve_workers(workers), max_items),
+             std::make_shared<ipc::pool::CostBook>()} {}
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
   Pool(Pool&&) noexcept = default;
@@ -667,7 +655,7 @@ class Pool {
   auto timeout(std::chrono::duration<Rep, Period> d) const {
     return call().timeout(d);
   }
-  auto on_progress(detail::ProgressFn fn) const { return call().on_progress(std::move(fn)); }
+  auto on_progress(ipc::pool::ProgressFn fn) const { return call().on_progress(std::move(fn)); }
   auto retries(unsigned n) const { return call().retries(n); }
 
   template <class F, class Items>

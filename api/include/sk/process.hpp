@@ -44,6 +44,8 @@
 #include <vector>
 
 #include <sk/autoreconnect.hpp>
+#include <sk/ipc/internal/pool/layout.hpp>
+#include <sk/ipc/lifecycle.hpp>
 #include <sk/ipc/serialize.hpp>
 #include <sk/ipc/supervisor.hpp>
 #include <sk/process_errors.hpp>
@@ -73,6 +75,10 @@ struct ProcessConfig {
 struct ProcessTimers {
   Sktimer prerun, run, postrun, onfinish, result, error, full_run;
 };
+
+namespace pool_detail {
+class ItemRun;
+}
 
 namespace process_detail {
 
@@ -132,8 +138,13 @@ class ProcessBase : protected ipc::WorkerBody {
   bool in_worker() const noexcept { return handle_.in_worker(); }
 
  private:
+  friend class pool_detail::ItemRun;
   void check_channel(const char* what) const;
   ipc::ProcessSpec make_spec() const;
+  // pool.map<W>: runs this object's whole lifecycle here, in a Pool worker,
+  // with the one lifecycle engine (the Pool's collector supervises `state`).
+  void run_in_pool(ipc::LifecycleState& state, const ipc::pool::ItemResume& resume, ipc::LifecycleHost& host);
+  void record_timer_sample(ipc::HookId h, double seconds) noexcept;
 
   ipc::ProcessHandle handle_;
   ProcessTimers timers_;

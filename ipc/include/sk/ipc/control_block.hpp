@@ -3,10 +3,10 @@
 // MAP_SHARED mapping created by the parent before it forks, so the parent,
 // the supervisor and every worker incarnation see the same words.
 //
-//   parent  -> stop flag                              (stop())
-//   worker  -> current run, current hook + deadline   (supervisor enforces timeouts)
+//   the lifecycle's words (lifecycle_state.hpp): stop, run index, hook
+//     deadline, lives, phase (the engine writes them, the supervisor watches)
 //   worker  -> timer samples (a seqlock-stamped ring the parent reads live)
-//   worker/supervisor -> lives left, phase, pids
+//   supervisor/launcher -> pids, incarnations
 //
 // No pointers, no virtuals: only atomics and plain numbers, so the layout is
 // the same in every process and a process killed at any instruction leaves
@@ -18,31 +18,9 @@
 
 #include <sk/core/cacheline.hpp>
 #include <sk/core/fence.hpp>
+#include <sk/ipc/lifecycle_state.hpp>
 
 namespace sk::ipc {
-
-// Which lifecycle hook a word refers to. Values are part of the shared layout.
-enum class HookId : std::uint8_t {
-  none = 0,
-  prerun = 1,
-  run = 2,
-  postrun = 3,
-  onfinish = 4,
-  result = 5,
-  error = 6,
-  full_run = 7,  // timer only: prerun + run + postrun of one completed iteration
-};
-inline constexpr std::size_t kHookCount = 8;
-const char* hook_name(HookId h) noexcept;  // "prerun", "run", ... ("none")
-
-// Where the worker is in its lifecycle (decides whether a crash costs a life).
-enum class Phase : std::uint32_t {
-  starting = 0,
-  loop = 1,       // prerun/run/postrun: failures cost a life
-  finishing = 2,  // onfinish/result: failures go to error() without costing a life
-  error = 3,      // inside error(): a crash here delivers the original failure
-  done = 4,       // outcome written
-};
 
 // One timer sample. Written by one worker at a time (seqlock per slot: the
 // stamp is 0 while the slot is being written, index + 1 once complete).
@@ -61,48 +39,25 @@ inline constexpr std::uint64_t kTimerRingCapacity = 1u << 16;
 
 struct ControlBlock {
   static constexpr std::uint32_t kMagic = 0x534b5043;  // "SKPC"
-  static constexpr std::uint32_t kVersion = 1;
+  static constexpr std::uint32_t kVersion = 2;
 
   std::uint32_t magic = kMagic;
   std::uint32_t version = kVersion;
-  std::int64_t start_ns = 0;  // CLOCK_MONOTONIC at start(); join_in counts from here
 
-  // ---- written by the parent (and by the worker for a self-stop) ----------
-  alignas(sk::core::kFalseSharingRange) std::atomic<std::uint32_t> stop{0};
-
-  // ---- written by the current worker -------------------------------------
-  alignas(sk::core::kFalseSharingRange) std::atomic<std::uint64_t> current_run{0};
-  // (hook << 60) | absolute CLOCK_MONOTONIC deadline in ns; 0 = no deadline.
-  // One word, so the supervisor reads the hook and its deadline together.
-  std::atomic<std::uint64_t> deadline{0};
-  std::atomic<std::uint32_t> hook{0};   // HookId of the hook being run (any, timed or not)
-  std::atomic<std::uint32_t> phase{0};  // Phase
-  std::atomic<std::uint32_t> lives_left{1};
-  std::atomic<std::uint32_t> outcome_written{0};  // 1 once the outcome frame is in the pipe
+  // ---- the lifecycle's words: stop, run index, hook deadline, lives, phase,
+  // the failure error() handles (lifecycle_state.hpp) ----
+  LifecycleState life;
 
   // ---- written by the supervisor / launcher ------------------------------
   alignas(sk::core::kFalseSharingRange) std::atomic<std::uint32_t> worker_pid{0};
   std::atomic<std::uint32_t> supervisor_pid{0};
   std::atomic<std::uint32_t> incarnations{0};  // workers forked so far
 
-  // ---- failure being handled by error() (so a crash inside error() can still
-  // deliver it): length-prefixed encoded FailureInfo, truncated to fit.
-  alignas(sk::core::kFalseSharingRange) std::atomic<std::uint32_t> failure_len{0};
-  unsigned char failure_buf[4096]{};
-
   // ---- timer samples ------------------------------------------------------
   // The kTimerRingCapacity slots follow the block (timer_slots()); they are
   // not constructed: the mapping is zero-filled and an all-zero TimerSlot is
   // its initial state, so start() touches none of their 1.5 MiB.
   alignas(sk::core::kFalseSharingRange) std::atomic<std::uint64_t> timer_head{0};  // samples written
-
-  static constexpr std::uint64_t pack_deadline(HookId h, std::uint64_t ns) noexcept {
-    return (static_cast<std::uint64_t>(h) << 60) | (ns & ((std::uint64_t{1} << 60) - 1));
-  }
-  static constexpr HookId deadline_hook(std::uint64_t w) noexcept { return static_cast<HookId>(w >> 60); }
-  static constexpr std::uint64_t deadline_ns(std::uint64_t w) noexcept {
-    return w & ((std::uint64_t{1} << 60) - 1);
-  }
 };
 static_assert(std::is_standard_layout_v<ControlBlock>);
 static_assert(sizeof(ControlBlock) % alignof(TimerSlot) == 0);
@@ -117,9 +72,6 @@ inline const TimerSlot* timer_slots(const ControlBlock& cb) noexcept {
   return reinterpret_cast<const TimerSlot*>(reinterpret_cast<const std::byte*>(&cb) + sizeof(ControlBlock));
 }
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
-
-// CLOCK_MONOTONIC in nanoseconds (the clock every deadline word uses).
-std::int64_t monotonic_ns() noexcept;
 
 // Appends one sample (worker side, one writer at a time).
 void push_timer_sample(ControlBlock& cb, HookId hook, double seconds) noexcept;

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include <sk/core/error.hpp>
-#include <sk/ipc/control_block.hpp>
+#include <sk/ipc/lifecycle_state.hpp>
 
 namespace sk::ipc {
 
@@ -42,5 +42,7 @@ void capture_exception(FailureInfo& f);
 
 // Failure describing a dead worker from its waitpid status.
 FailureInfo crash_failure(int wait_status, HookId hook, std::uint64_t run);
+// The same from its fatal signal (0 = none) and exit code.
+FailureInfo crash_failure_of(int signal, int exit_code, HookId hook, std::uint64_t run);
 
 }  // namespace sk::ipc

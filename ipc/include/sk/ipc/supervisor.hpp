@@ -34,7 +34,9 @@
 #include <sk/core/error.hpp>
 #include <sk/ipc/control_block.hpp>
 #include <sk/ipc/failure.hpp>
-#include <sk/ipc/message_channel.hpp>
+#include <sk/ipc/lifecycle.hpp>
+#include <sk/core/byte_ring.hpp>
+#include <sk/ipc/message_framing.hpp>
 
 namespace sk::ipc {
 
@@ -42,33 +44,6 @@ namespace sk::ipc {
 class SpawnError : public sk::Error {
  public:
   using sk::Error::Error;
-};
-
-struct ProcessSpec {
-  std::optional<std::uint64_t> runs;             // unset = until stopped
-  std::optional<std::chrono::nanoseconds> join_in;
-  std::uint32_t lives = 1;                       // total attempts
-  std::array<std::optional<std::chrono::milliseconds>, kHookCount> timeouts{};  // by HookId
-  std::size_t channel_capacity = std::size_t{1} << 18;  // bytes per tell/listen direction
-
-  bool any_timeout() const noexcept;
-};
-
-// What the engine calls in the worker. Implemented by sk::Skprocess<R>.
-class WorkerBody {
- public:
-  virtual void call_hook(HookId h) = 0;  // prerun, run, postrun, onfinish; throws on failure
-  // Calls result() and appends the encoded value to out.
-  virtual void call_result(std::vector<std::byte>& out) = 0;
-  // Calls error(f). Returning normally: out holds the encoded replacement
-  // result. Throwing anything: the original failure is delivered.
-  virtual void call_error(const FailureInfo& f, std::vector<std::byte>& out) = 0;
-
- protected:
-  WorkerBody() = default;
-  WorkerBody(const WorkerBody&) = default;
-  WorkerBody& operator=(const WorkerBody&) = default;
-  ~WorkerBody() = default;
 };
 
 struct Outcome {
@@ -89,6 +64,15 @@ class ProcessHandle {
   // Maps the control block, forks. Returns at once in the parent; never
   // returns in the children (they _exit). Throws SpawnError.
   void start(const ProcessSpec& spec, WorkerBody& body);
+
+  // A pool.map<W> item: no process of its own; the hooks run inline in a
+  // Pool worker with the lifecycle state of its Pool slot. stop(),
+  // current_run() and pid() then refer to it; tell/listen do not exist.
+  void attach_inline(LifecycleState& s) noexcept {
+    inline_ = &s;
+    in_worker_ = true;
+  }
+  bool is_inline() const noexcept { return inline_ != nullptr; }
 
   bool started() const noexcept { return cb_ != nullptr; }
   bool in_worker() const noexcept { return in_worker_; }
@@ -123,14 +107,16 @@ class ProcessHandle {
   std::uint64_t timer_samples_lost() const noexcept { return timer_lost_; }
 
  private:
-  MessageChannel* to_worker() const noexcept;
-  MessageChannel* to_parent() const noexcept;
+  LifecycleState* life() const noexcept { return inline_ ? inline_ : cb_ ? &cb_->life : nullptr; }
+  core::ByteRing& to_worker() const noexcept;
+  core::ByteRing& to_parent() const noexcept;
   void drain_incoming();
   bool read_outcome_pipe(int timeout_ms);
   void collect_finished();
   void unmap() noexcept;
 
   ControlBlock* cb_ = nullptr;
+  LifecycleState* inline_ = nullptr;  // a pool.map<W> item's state (attach_inline)
   std::size_t map_bytes_ = 0;
   std::size_t channel_capacity_ = 0;
   pid_t child_ = 0;           // S, or W in direct mode
@@ -146,6 +132,10 @@ class ProcessHandle {
   WorkerBody* body_ = nullptr;
   ProcessSpec spec_;
   std::deque<std::vector<std::byte>> backlog_;  // parent: drained but not yet listened
+  // Messages being reassembled (message_framing.hpp), one per direction, so
+  // that a worker's copy of the handle starts with the parent's untouched.
+  std::vector<std::byte> from_worker_, from_parent_;
+  bool from_worker_assembling_ = false, from_parent_assembling_ = false;
   std::uint64_t timer_cursor_ = 0;
   std::uint64_t timer_lost_ = 0;
 };

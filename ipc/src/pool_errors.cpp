@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <string>
 
-#include <sk/pool_errors.hpp>
+#include <sk/ipc/pool_errors.hpp>
 
 namespace sk {
 namespace {

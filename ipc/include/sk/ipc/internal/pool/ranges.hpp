@@ -1,5 +1,5 @@
 #pragma once
-// Index ranges for the Pool scheduler. A range [begin, end) of item indices is
+// Index ranges for the Pool scheduler. A range [begin, end) of chunk indices is
 // packed into one 64-bit word so that a bounded work-stealing deque of plain
 // words can hold it; each Pool worker slot owns one such deque in shared
 // memory. The owner pops ranges at the bottom, thieves steal from the top.

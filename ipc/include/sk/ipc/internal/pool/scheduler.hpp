@@ -1,5 +1,7 @@
 #pragma once
-// Worker-side scheduling for a Pool run: which item index to try next.
+// Worker-side scheduling for a Pool run: which chunk to try next. Ranges
+// are of chunk indices (layout.hpp: a chunk is RunHeader::chunk_size
+// consecutive items, claimed with one CAS).
 //
 // Each worker holds a private current range and a deque of ranges in its
 // slot. It runs its current range front to back; before each item it looks
@@ -10,14 +12,14 @@
 // parks on RunHeader::work_wp until a range is offered, a sweep is requested
 // or the run ends. It never spins unboundedly.
 //
-// Exactly-once is not the scheduler's job: it may hand out an index twice
-// (sweeps scan everything); the claim word (CAS 0 -> pid) decides who runs it.
+// Exactly-once is not the scheduler's job: it may hand out a chunk twice
+// (sweeps scan everything); the chunk word's claim CAS decides who runs it.
 #include <chrono>
 #include <cstdint>
 #include <optional>
 
-#include <sk/ipc/pool_ranges.hpp>
-#include <sk/ipc/pool_shm.hpp>
+#include <sk/ipc/internal/pool/layout.hpp>
+#include <sk/ipc/internal/pool/ranges.hpp>
 
 namespace sk::ipc::pool {
 
@@ -27,27 +29,35 @@ class WorkerScheduler {
       : v_(v), slot_(slot), rng_(seed | 1u) {
     // A reused slot of a dead worker keeps its deque "retired": its state may
     // be mid-pop; this worker then only sweeps and steals, never pushes.
+    // SYNC POINT: acquire loads, pair with the parent's stores made before it
+    // forked this worker (flags) and its release bumps of sweep_epoch: a
+    // worker that starts after a sweep was requested sees the re-offered
+    // chunk words (it sweeps anyway when it replaces a dead worker).
     retired_ = (v_.slot(slot_).flags.load(std::memory_order_acquire) & kSlotRetired) != 0;
     sweep_seen_ = v_.hdr().sweep_epoch.load(std::memory_order_acquire);
   }
 
-  // Makes the private range the whole run: used by replacement workers and
-  // after the parent freed the claims of a dead worker.
+  // Makes the private range every chunk of the run: used by replacement
+  // workers and after the parent re-offered a dead worker's chunks.
   void start_sweep() noexcept {
     cur_ = 0;
-    end_ = v_.hdr().n_items;
+    end_ = v_.hdr().n_chunks;
   }
 
-  // The next index to try to claim; nullopt when the run is no longer running.
+  // The next chunk to try to claim; nullopt when the run is no longer running.
   std::optional<std::uint32_t> next() noexcept {
     RunHeader& h = v_.hdr();
     for (;;) {
+      // SYNC POINT: acquire, pairs with the parent's release store of a new
+      // state (cancel/finish): a worker that sees it stops taking chunks.
       if (h.state.load(std::memory_order_acquire) != kRunning) return std::nullopt;
       if (cur_ < end_) {
         maybe_split();
         return cur_++;
       }
       if ((!retired_ && take(own().pop())) || steal_any()) continue;
+      // SYNC POINT: acquire, pairs with the parent's release bump after it
+      // re-offered a dead worker's chunks: the sweep then sees their words.
       const std::uint32_t sweep = h.sweep_epoch.load(std::memory_order_acquire);
       if (sweep != sweep_seen_) {
         sweep_seen_ = sweep;
@@ -57,12 +67,15 @@ class WorkerScheduler {
       // Idle: announce it (owners split for us), wake the parent (it checks
       // whether the run is complete), re-check, then park.
       h.done_wp.notify_all();
+      // SYNC POINT: acquire, pairs with an owner's release bump in
+      // maybe_split(): the range it pushed is in its deque for steal_any().
       const std::uint32_t push_seen = h.push_epoch.load(std::memory_order_acquire);
       h.idle.fetch_add(1, std::memory_order_relaxed);
       const bool got = steal_any();
       if (!got) {
         h.work_wp.wait_for(
             [&] {
+              // SYNC POINT: acquire loads, the same pairs as above.
               return h.push_epoch.load(std::memory_order_acquire) != push_seen ||
                      h.state.load(std::memory_order_acquire) != kRunning ||
                      h.sweep_epoch.load(std::memory_order_acquire) != sweep_seen_;
@@ -81,7 +94,7 @@ class WorkerScheduler {
     // Clamped: a range read from a deque whose owner died mid-operation may be
     // stale; any in-bounds index is harmless (the claim word decides).
     const Range r = Range::unpack(*packed);
-    const std::uint32_t n = v_.hdr().n_items;
+    const std::uint32_t n = v_.hdr().n_chunks;
     cur_ = r.begin < n ? r.begin : n;
     end_ = r.end < n ? r.end : n;
     return true;

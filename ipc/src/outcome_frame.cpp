@@ -1,5 +1,5 @@
-// Fork primitives and outcome frames shared by the parent-side handle, the
-// supervisor and the worker engine.
+// Outcome frames on a Skprocess's outcome pipe, shared by the parent-side
+// handle, the supervisor and the worker engine, and small process helpers.
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
@@ -25,13 +25,7 @@
 
 namespace sk::ipc::detail {
 
-pthread_mutex_t g_fork_mutex = PTHREAD_MUTEX_INITIALIZER;
-
 namespace {
-
-// In a supervisor or worker: the outcome write end it holds. A process that a
-// worker starts closes it, so that it never delays its grandparent's EOF.
-int g_my_outcome_fd = -1;
 
 constexpr std::uint32_t kFrameMagic = 0x534b4f43;  // "SKOC"
 struct FrameHeader {
@@ -119,46 +113,4 @@ bool parse_outcome(const std::vector<std::byte>& bytes, Outcome& out) {
 
 bool on_main_thread() noexcept { return ::gettid() == ::getpid(); }
 
-void child_setup(pid_t expected_parent, int keep_fd, bool deathsig) noexcept {
-  // The forking thread held g_fork_mutex (direct mode / supervisor); a worker
-  // forked by a supervisor finds it already released. Leave it unlocked.
-  pthread_mutex_trylock(&g_fork_mutex);
-  pthread_mutex_unlock(&g_fork_mutex);
-  if (g_my_outcome_fd >= 0 && g_my_outcome_fd != keep_fd) ::close(g_my_outcome_fd);
-  g_my_outcome_fd = keep_fd;
-  if (deathsig) ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  // The parent may have died before prctl took effect: then we were reparented.
-  if (::getppid() != expected_parent) ::_exit(0);
-}
-
-[[noreturn]] void child_exit() noexcept { exit_child(0); }
-
 }  // namespace sk::ipc::detail
-
-namespace sk::ipc {
-
-void flush_stdio() noexcept {
-  // The iostreams first: with sync_with_stdio(false) they buffer on their own
-  // and their flush lands in the fds directly; with it (the default) they
-  // write through to the C streams that fflush then empties.
-  try {
-    std::cout.flush();
-    std::cerr.flush();
-    std::clog.flush();
-  } catch (...) {
-    // a stream with exceptions() set whose fd is gone: nothing more to do
-  }
-  std::fflush(nullptr);
-}
-
-pid_t fork_process() noexcept {
-  flush_stdio();
-  return ::fork();
-}
-
-[[noreturn]] void exit_child(int code) noexcept {
-  flush_stdio();
-  ::_exit(code);
-}
-
-}  // namespace sk::ipc
