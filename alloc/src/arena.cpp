@@ -16,6 +16,7 @@
 #include <sk/alloc/header.hpp>
 #include <sk/alloc/segment.hpp>
 #include <sk/alloc/sweep.hpp>
+#include <sk/core/backoff.hpp>
 
 namespace sk::alloc {
 
@@ -113,7 +114,8 @@ void mark(SegmentHeader& h, InitState s) noexcept {
 }
 
 void sleep_step(int& step) {
-  std::this_thread::sleep_for(std::chrono::microseconds(std::min(200 << std::min(step, 6), 10'000)));
+  std::this_thread::sleep_for(std::min<std::chrono::microseconds>(core::kPollNap * (1 << std::min(step, 6)),
+                                                                std::chrono::milliseconds(10)));
   ++step;
 }
 

@@ -16,6 +16,7 @@
 #include <sk/alloc/errors.hpp>
 #include <sk/alloc/owner.hpp>
 #include <sk/alloc/segment.hpp>
+#include <sk/core/backoff.hpp>
 
 namespace sk::alloc {
 namespace {
@@ -332,7 +333,7 @@ OwnerId owner_of_child(pid_t child, std::chrono::milliseconds timeout) {
       throw OwnerRegistryError("sk: process " + std::to_string(child) + " did not register as an owner within " +
                                std::to_string(timeout.count()) +
                                " ms; it must be a child forked by this process or a program using suitkaise");
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    std::this_thread::sleep_for(core::kPollNap);
   }
 }
 

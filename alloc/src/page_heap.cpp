@@ -62,7 +62,7 @@ class Heap {
       // longer names a live process (registry lock, not a pid), so take the
       // lock over and rebuild the lists it may have left half linked. A
       // stopped or slow holder is alive: we keep waiting.
-      if (!backoff.spinning() && backoff.steps() % 32 == 0 && !is_alive(OwnerId::unpack(expected))) {
+      if (backoff.owner_check_due() && !is_alive(OwnerId::unpack(expected))) {
         // SYNC POINT: acquire as above (the dead holder's map writes).
         if (p_.lock.compare_exchange_strong(expected, me, std::memory_order_acquire, std::memory_order_relaxed)) {
           rebuild();

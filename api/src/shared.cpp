@@ -13,9 +13,6 @@
 namespace sk::slots::detail {
 namespace {
 
-constexpr std::uint32_t kSpinSteps = 12;                 // ~127 pauses, then a few yields
-constexpr std::chrono::milliseconds kParkSlice{2};       // liveness re-checked this often
-
 std::uint32_t lowest(std::uint64_t mask) noexcept { return static_cast<std::uint32_t>(std::countr_zero(mask)); }
 
 // Phase 1 of a publish: seq goes odd, readers of this field wait.
@@ -63,12 +60,12 @@ void FieldTable::lock_one(std::size_t i, std::uint32_t leader, std::uint64_t mas
       if (h.lock.compare_exchange_weak(cur, self, std::memory_order_acquire, std::memory_order_relaxed)) break;
       continue;
     }
-    if (backoff.steps() < kSpinSteps) {
+    if (backoff.steps() < core::kSpinSteps) {
       backoff.pause();
       continue;
     }
     const bool moved =
-        h.wait.wait_for([&] { return h.lock.load(std::memory_order_relaxed) != cur; }, kParkSlice, 0);
+        h.wait.wait_for([&] { return h.lock.load(std::memory_order_relaxed) != cur; }, core::kParkSlice, 0);
     if (!moved && !alloc::is_alive(alloc::OwnerId::unpack(cur))) recover(i, cur, self);
   }
   // Recorded right after taking the lock: recovery reads them only once the

@@ -417,7 +417,7 @@ class Shared {
           same = same && cell<I>().header.seq.load(std::memory_order_relaxed) == seen[I];
         });
         if (same) return;
-      } else if (!backoff.spinning() && (backoff.steps() & 63u) == 63u) {
+      } else if (backoff.owner_check_due()) {
         // A publish has been in progress for a while: its writer may be dead.
         const slots::detail::FieldTable table = fields();
         for (std::size_t i = 0; i < kCount; ++i)

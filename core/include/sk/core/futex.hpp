@@ -55,7 +55,7 @@ struct alignas(8) WaitPoint {
   // Backoff first (0 = park at once). Returns ready() at the end.
   template <class Ready>
   bool wait_until(Ready&& ready, std::chrono::steady_clock::time_point deadline,
-                  std::uint32_t spin = 32) noexcept {
+                  std::uint32_t spin = kWaitPointSpin) noexcept {
     Backoff b;
     for (std::uint32_t i = 0; i < spin; ++i) {
       if (ready()) return true;
@@ -82,7 +82,7 @@ struct alignas(8) WaitPoint {
   }
 
   template <class Ready>
-  bool wait_for(Ready&& ready, std::chrono::nanoseconds timeout, std::uint32_t spin = 32) noexcept {
+  bool wait_for(Ready&& ready, std::chrono::nanoseconds timeout, std::uint32_t spin = kWaitPointSpin) noexcept {
     return wait_until(std::forward<Ready>(ready), std::chrono::steady_clock::now() + timeout, spin);
   }
 };

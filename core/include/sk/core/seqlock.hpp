@@ -101,10 +101,10 @@ class Seqlock {
 
  public:
   static constexpr std::size_t kWords = (sizeof(T) + 7) / 8;
-  // A parked writer re-checks the holder's liveness at least this often.
-  static constexpr std::chrono::milliseconds kParkSlice{2};
-  // Backoff steps before a writer parks (~127 pauses then a few yields).
-  static constexpr std::uint32_t kSpinSteps = 12;
+  // A parked writer re-checks the holder's liveness at least this often, after
+  // spinning this many Backoff steps (the library's constants, backoff.hpp).
+  static constexpr std::chrono::milliseconds kParkSlice = core::kParkSlice;
+  static constexpr std::uint32_t kSpinSteps = core::kSpinSteps;
 
   class Writer;
 
