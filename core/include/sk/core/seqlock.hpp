@@ -90,8 +90,10 @@ class SeqlockLockLost : public SeqlockError {
   using SeqlockError::SeqlockError;
 };
 
-// Returns true when the process (or whatever the tag names) is gone for good.
-using OwnerDeadFn = bool (*)(std::uint32_t tag);
+// Returns true when the owner a tag names (a process, ...) is gone for good.
+// Shared by every core primitive whose words name their owner: Seqlock
+// passes its 32-bit tag (zero-extended), FieldSeqlock its 64-bit owner ids.
+using OwnerDeadFn = bool (*)(std::uint64_t owner);
 
 template <class T>
 class Seqlock {
