@@ -78,6 +78,8 @@ int claim_slot(SegmentHeader& h, std::uint64_t me) {
   }
   for (std::size_t i = 0; i < kAttachSlots; ++i) {
     std::uint64_t v = h.attach[i].load(std::memory_order_relaxed);
+    // SYNC POINT: acq_rel as above: taking a dead owner's slot makes it our
+    // evidence of use for the sweep before our first use of the segment.
     if (v != 0 && !is_alive(OwnerId::unpack(v)) &&
         h.attach[i].compare_exchange_strong(v, me, std::memory_order_acq_rel, std::memory_order_relaxed))
       return static_cast<int>(i);

@@ -54,6 +54,7 @@ class Heap {
       backoff.pause();
       expected = p_.lock.load(std::memory_order_relaxed);
       if (expected == 0) {
+        // SYNC POINT: acquire, as the first attempt above (unlock()'s release).
         if (p_.lock.compare_exchange_weak(expected, me, std::memory_order_acquire, std::memory_order_relaxed))
           return true;
         continue;

@@ -160,6 +160,8 @@ Log::Log(std::string_view name, LogLevel level, LogRetention retention)
 
 Log::~Log() {
   // Runs only when the owning Share is destroyed (no users left).
+  // SYNC POINT: acquire pairs with the installer's release of ring_: we
+  // free the ring it allocated, never a stale offset.
   if (const std::uint64_t off = ring_.load(std::memory_order_acquire); off != 0)
     arena().deallocate(off, capacity_ * sizeof(Slot), core::kCacheLine);
   SinkTable& t = table();

@@ -192,6 +192,8 @@ SharedTimer::Buffer& SharedTimer::my_buffer() {
     Buffer* buf = nullptr;
   };
   thread_local Cache cache;
+  // SYNC POINT: acquire pairs with the claim CAS (acq_rel) in find_buffer():
+  // still ours, so the ring state we published last is what we build on.
   if (cache.blk == blk && cache.me == me && cache.buf->owner.load(std::memory_order_acquire) == me) return *cache.buf;
   Buffer& b = find_buffer(blk, self);
   cache = Cache{blk, me, &b};
@@ -212,6 +214,9 @@ SharedTimer::Buffer& SharedTimer::find_buffer(Block* blk, alloc::OwnerId self) {
   for (std::uint32_t k = 0; k < n; ++k) {
     Buffer* b = buffer_at(blk, (first + k) % n);
     std::uint64_t expected = 0;
+    // SYNC POINT: acq_rel claim of a free buffer: acquire sees the ring a
+    // released (reset) buffer was left with; release publishes our claim
+    // before our first sample. Without acquire we could restart at a stale count.
     if (b->owner.load(std::memory_order_relaxed) == 0 &&
         b->owner.compare_exchange_strong(expected, me, std::memory_order_acq_rel)) {
       return *b;
@@ -219,11 +224,16 @@ SharedTimer::Buffer& SharedTimer::find_buffer(Block* blk, alloc::OwnerId self) {
   }
   for (std::uint32_t k = 0; k < n; ++k) {
     Buffer* b = buffer_at(blk, (first + k) % n);
+    // SYNC POINT: acquire load and acq_rel takeover of a dead owner's buffer:
+    // we continue its ring at the count it last published (its committed
+    // samples stay readable). Without acquire we could overwrite committed
+    // samples from a stale count.
     std::uint64_t o = b->owner.load(std::memory_order_acquire);
     if (o != 0 && o != me && !alloc::is_alive(alloc::OwnerId::unpack(o)) &&
         b->owner.compare_exchange_strong(o, me, std::memory_order_acq_rel)) {
       // The dead owner may have died inside a write: its writer word is stale.
       // Its committed samples (count) stay; an uncommitted one is overwritten.
+      // SYNC POINT: release, as record()'s unlock: our threads' CAS acquires it.
       b->writer.store(0, std::memory_order_release);
       return *b;
     }

@@ -53,6 +53,8 @@ FailureInfo timeout_failure(const ProcessSpec& spec, HookId h, std::uint64_t run
 
 void supervisor_main(ControlBlock& cb, const ProcessSpec& spec, WorkerBody& body, int out_fd, pid_t parent,
                      bool& in_worker_flag) {
+  // SYNC POINT: release publishes our pid to the parent (kill() reads it to
+  // signal the tree); nothing else rides on it: the pid is the message.
   cb.supervisor_pid.store(static_cast<std::uint32_t>(::getpid()), std::memory_order_release);
   const int parent_fd = pidfd_open(parent);
   if (parent_fd < 0 || ::getppid() != parent) ::_exit(0);
@@ -69,6 +71,10 @@ void supervisor_main(ControlBlock& cb, const ProcessSpec& spec, WorkerBody& body
       write_failure(out_fd, f);
       ::_exit(0);
     }
+    // SYNC POINT: release pairs with the parent's acquire loads of worker_pid
+    // and incarnations (pid(), the tell/listen keep-going check): a parent
+    // that sees the new incarnation count sees the new worker's pid. Without
+    // it the parent could pair the new count with the dead worker's pid.
     cb.worker_pid.store(static_cast<std::uint32_t>(w), std::memory_order_release);
     cb.incarnations.fetch_add(1, std::memory_order_acq_rel);
     const int wfd = pidfd_open(w);
@@ -79,6 +85,9 @@ void supervisor_main(ControlBlock& cb, const ProcessSpec& spec, WorkerBody& body
       int wait_ms = -1;
       if (timed) {
         wait_ms = static_cast<int>(slice);
+        // SYNC POINT: acquire pairs with the worker's release store of the
+        // deadline word in begin_hook(): the hook and run index it wrote
+        // before are visible with it (used to size the poll only).
         const std::uint64_t d = cb.deadline.load(std::memory_order_acquire);
         if (d != 0) {
           const std::int64_t left_ms =
@@ -102,6 +111,10 @@ void supervisor_main(ControlBlock& cb, const ProcessSpec& spec, WorkerBody& body
         // Clock first, deadline second: if the deadline read after `now` is
         // already past, the worker was still inside that hook after its limit.
         const std::int64_t now = monotonic_ns();
+        // SYNC POINT: acquire pairs with begin_hook()'s release: the hook id
+        // packed in the word and the run index the worker stored before it
+        // are the overrunning hook's. Without it the timeout could name the
+        // previous hook or run.
         const std::uint64_t d = cb.deadline.load(std::memory_order_acquire);
         if (d != 0 && now > static_cast<std::int64_t>(ControlBlock::deadline_ns(d))) {
           overran = ControlBlock::deadline_hook(d);
@@ -114,10 +127,16 @@ void supervisor_main(ControlBlock& cb, const ProcessSpec& spec, WorkerBody& body
     }
     if (wfd >= 0) ::close(wfd);
     cb.deadline.store(0, std::memory_order_relaxed);
-    // SYNC POINT: acquire pairs with the worker's release after its write.
+    // SYNC POINT (these three loads): acquire pairs with the worker's
+    // release stores of outcome_written (after the frame is in the pipe),
+    // current_run (after each iteration) and phase. The worker is dead here,
+    // so its stores are all visible in practice; acquire states the pairing.
+    // Without outcome_written we could deliver a second outcome.
     if (cb.outcome_written.load(std::memory_order_acquire) != 0) ::_exit(0);
     const std::uint64_t run = cb.current_run.load(std::memory_order_acquire);
     const auto phase = static_cast<Phase>(cb.phase.load(std::memory_order_acquire));
+    // SYNC POINT: cb.hook.load() below is seq_cst (the default): the dead
+    // worker's last hook id, read like run and phase above.
     const FailureInfo f = timed_out ? timeout_failure(spec, overran, run)
                                     : crash_failure(status, static_cast<HookId>(cb.hook.load()), run);
     if (phase == Phase::error || phase == Phase::done) {
@@ -128,6 +147,9 @@ void supervisor_main(ControlBlock& cb, const ProcessSpec& spec, WorkerBody& body
     if (phase == Phase::loop || phase == Phase::starting) {
       const std::uint32_t left = cb.lives_left.load(std::memory_order_relaxed);
       const std::uint32_t now_left = left > 0 ? left - 1 : 0;
+      // SYNC POINT: release, read by the next worker (which inherits our
+      // memory at fork anyway) and by the parent's diagnostics; it orders
+      // the lives count after the crash bookkeeping above.
       cb.lives_left.store(now_left, std::memory_order_release);
       if (now_left > 0) {
         mode = WorkerMode::lifecycle;  // a fresh worker from our pristine memory

@@ -62,6 +62,10 @@ struct alignas(8) WaitPoint {
       b.pause();
     }
     for (;;) {
+      // SYNC POINT: acquire pairs with notify_all()'s release bump of the
+      // epoch: a waiter that reads the new epoch also sees the state the
+      // notifier published before it. Without it ready() below could read
+      // stale state after a wake-up and the waiter would park again.
       const std::uint32_t seen = epoch_.load(std::memory_order_acquire);
       if (ready()) return true;
       waiters_.fetch_add(1, std::memory_order_relaxed);
