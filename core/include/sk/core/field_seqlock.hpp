@@ -224,7 +224,8 @@ class FieldSeqlock {
   // repairs it if its writer is dead.
   template <std::uint64_t Mask, class Out>
   void read(Out&& out, FieldOwners owners) const {
-    static_assert(Mask != 0 && (Mask & ~kAll) == 0, "read<Mask>: Mask names fields that do not exist");
+    static_assert((Mask & ~kAll) == 0, "read<Mask>: Mask names fields that do not exist");
+    if constexpr (Mask == 0) return;  // nothing to read (a method that declares no field)
     std::uint32_t seen[kCount] = {};
     Backoff backoff;
     for (;;) {
