@@ -17,12 +17,12 @@
 
 #include <sk/core/backoff.hpp>
 #include <sk/core/byte_ring.hpp>
-#include <sk/core/spsc_ring.hpp>
 
 #include "baselines/boost_spsc_shm.hpp"
 #include "baselines/fork_peer.hpp"
 #include "baselines/pipe_fd.hpp"
 #include "baselines/socketpair.hpp"
+#include "baselines/spsc_ring.hpp"
 
 namespace {
 
@@ -81,9 +81,9 @@ void produce_rounds(benchmark::State& st, bench::Acks* acks, PushN push_n, Idle 
 
 template <Mode M, std::size_t Batch>
 void BM_ours_spsc(benchmark::State& st) {
-  using Ring = sk::core::SpscRing<Msg64, kSlots>;
+  using Ring = bench::SpscRing<Msg64, kSlots>;  // the reference ring
   static_assert(sizeof(Ring) < kAcksOffset);
-  constexpr auto notify = M == Mode::block ? sk::core::Notify::yes : sk::core::Notify::no;
+  constexpr auto notify = M == Mode::block ? bench::Notify::yes : bench::Notify::no;
   bench::SharedMemory shm(kAcksOffset + 4096);
   auto* ring = shm.make<Ring>(0);
   auto* acks = shm.make<bench::Acks>(kAcksOffset);

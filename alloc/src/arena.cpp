@@ -16,6 +16,7 @@
 #include <sk/alloc/header.hpp>
 #include <sk/alloc/segment.hpp>
 #include <sk/alloc/sweep.hpp>
+#include <sk/core/backoff.hpp>
 
 namespace sk::alloc {
 
@@ -77,6 +78,8 @@ int claim_slot(SegmentHeader& h, std::uint64_t me) {
   }
   for (std::size_t i = 0; i < kAttachSlots; ++i) {
     std::uint64_t v = h.attach[i].load(std::memory_order_relaxed);
+    // SYNC POINT: acq_rel as above: taking a dead owner's slot makes it our
+    // evidence of use for the sweep before our first use of the segment.
     if (v != 0 && !is_alive(OwnerId::unpack(v)) &&
         h.attach[i].compare_exchange_strong(v, me, std::memory_order_acq_rel, std::memory_order_relaxed))
       return static_cast<int>(i);
@@ -113,7 +116,8 @@ void mark(SegmentHeader& h, InitState s) noexcept {
 }
 
 void sleep_step(int& step) {
-  std::this_thread::sleep_for(std::chrono::microseconds(std::min(200 << std::min(step, 6), 10'000)));
+  std::this_thread::sleep_for(std::min<std::chrono::microseconds>(core::kPollNap * (1 << std::min(step, 6)),
+                                                                std::chrono::milliseconds(10)));
   ++step;
 }
 

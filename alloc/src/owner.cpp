@@ -16,6 +16,7 @@
 #include <sk/alloc/errors.hpp>
 #include <sk/alloc/owner.hpp>
 #include <sk/alloc/segment.hpp>
+#include <sk/core/backoff.hpp>
 
 namespace sk::alloc {
 namespace {
@@ -121,6 +122,10 @@ Registry open_registry() {
     fail(path, "it is not a suitkaise owner registry (magic " + std::to_string(magic) + "): remove it");
   }
   // A racing first opener may not have stored the geometry yet.
+  // SYNC POINT (both slots loads): acquire pairs with the first opener's
+  // release store of slots, which follows its version store: seeing slots
+  // set, we see its version too. Without it a second opener could read a
+  // stale version 0 and refuse a valid registry.
   for (int i = 0; i < 1000 && h.slots.load(std::memory_order_acquire) == 0; ++i) std::this_thread::yield();
   if (h.version.load(std::memory_order_relaxed) != kRegistryVersion ||
       h.slots.load(std::memory_order_acquire) != kOwnerSlots) {
@@ -139,9 +144,11 @@ Registry open_registry() {
       return open_registry();
     }
     ::close(r.fd);
-    fail(path, "it has another format (version " + std::to_string(h.version.load()) + ", " +
-                   std::to_string(h.slots.load()) + " slots); it was made by another suitkaise release: stop "
-                   "the programs of that release and remove it");
+    // Relaxed: read only for the message.
+    fail(path, "it has another format (version " + std::to_string(h.version.load(std::memory_order_relaxed)) +
+                   ", " + std::to_string(h.slots.load(std::memory_order_relaxed)) +
+                   " slots); it was made by another suitkaise release: stop the programs of that release and "
+                   "remove it");
   }
   return r;
 }
@@ -332,7 +339,7 @@ OwnerId owner_of_child(pid_t child, std::chrono::milliseconds timeout) {
       throw OwnerRegistryError("sk: process " + std::to_string(child) + " did not register as an owner within " +
                                std::to_string(timeout.count()) +
                                " ms; it must be a child forked by this process or a program using suitkaise");
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    std::this_thread::sleep_for(core::kPollNap);
   }
 }
 

@@ -54,6 +54,7 @@ class Heap {
       backoff.pause();
       expected = p_.lock.load(std::memory_order_relaxed);
       if (expected == 0) {
+        // SYNC POINT: acquire, as the first attempt above (unlock()'s release).
         if (p_.lock.compare_exchange_weak(expected, me, std::memory_order_acquire, std::memory_order_relaxed))
           return true;
         continue;
@@ -62,7 +63,7 @@ class Heap {
       // longer names a live process (registry lock, not a pid), so take the
       // lock over and rebuild the lists it may have left half linked. A
       // stopped or slow holder is alive: we keep waiting.
-      if (!backoff.spinning() && backoff.steps() % 32 == 0 && !is_alive(OwnerId::unpack(expected))) {
+      if (backoff.owner_check_due() && !is_alive(OwnerId::unpack(expected))) {
         // SYNC POINT: acquire as above (the dead holder's map writes).
         if (p_.lock.compare_exchange_strong(expected, me, std::memory_order_acquire, std::memory_order_relaxed)) {
           rebuild();

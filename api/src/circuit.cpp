@@ -52,6 +52,8 @@ CircuitCore::CircuitCore(const CircuitCore& o) noexcept
       factor_(o.factor_),
       max_sleep_(o.max_sleep_),
       jitter_(o.jitter_),
+      // SYNC POINT: acquire pairs with update()'s release CAS: the copy sees
+      // what the process that broke the circuit published before breaking it.
       state_(o.state_.load(std::memory_order_acquire)),
       sleep_bits_(o.sleep_bits_.load(std::memory_order_relaxed)) {}
 

@@ -160,6 +160,8 @@ Log::Log(std::string_view name, LogLevel level, LogRetention retention)
 
 Log::~Log() {
   // Runs only when the owning Share is destroyed (no users left).
+  // SYNC POINT: acquire pairs with the installer's release of ring_: we
+  // free the ring it allocated, never a stale offset.
   if (const std::uint64_t off = ring_.load(std::memory_order_acquire); off != 0)
     arena().deallocate(off, capacity_ * sizeof(Slot), core::kCacheLine);
   SinkTable& t = table();
@@ -190,7 +192,7 @@ Log::Slot* Log::ring_or_install() {
     if (const Slot* r = ring(); r != nullptr) return const_cast<Slot*>(r);
     backoff.pause();
     // A dead installer never releases the claim: take it back from it.
-    if (!backoff.spinning() && backoff.steps() % 64 == 0 && !alloc::is_alive(alloc::OwnerId::unpack(holder)))
+    if (backoff.owner_check_due() && !alloc::is_alive(alloc::OwnerId::unpack(holder)))
       installer_.compare_exchange_strong(holder, 0, std::memory_order_acq_rel, std::memory_order_relaxed);
   }
   struct Release {
@@ -250,7 +252,7 @@ void Log::store(const LogRecord& rec) {
     }
     // Held by another writer: one a lap behind or ahead of us, descheduled
     // mid-copy, or dead. Never wait for it beyond a bounded spin.
-    if (backoff.steps() < 12) {
+    if (backoff.steps() < core::kSpinSteps) {
       backoff.pause();
       continue;
     }

@@ -15,7 +15,7 @@
 #include <sk/alloc/owner.hpp>
 #include <sk/core/backoff.hpp>
 #include <sk/core/cacheline.hpp>
-#include <sk/core/fence.hpp>
+#include <sk/core/sample_ring.hpp>
 #include <sk/slots/timer.hpp>
 
 namespace sk {
@@ -25,11 +25,11 @@ namespace sk {
 //   Block  | Buffer 0 | samples 0 | Buffer 1 | samples 1 | ...
 //
 // Every field is an atomic word; no pointers. A Buffer is written by its owner
-// process only (threads of that process take turns through `writer`).
-// Seqlock-style ring: the writer announces sample n in `begin` (n + 1), writes
-// slot n % capacity, then publishes `count` = n + 1. A reader takes `count`,
-// reads slots, and after an acquire fence rereads `begin`: a slot i is valid
-// only if i >= begin - capacity (no write to its slot has started since).
+// process only (threads of that process take turns through `writer`). Its
+// samples are a sk::core::SampleRing (ring head inside the Buffer, the
+// `capacity` slots right after it): word 0 is the order stamp, word 1 the
+// seconds (double bits). Readers take the newest `window` samples of every
+// buffer, each buffer validated by the ring's reader.
 struct SharedTimer::Block {
   static constexpr std::uint64_t kMagic = 0x736b74696d657231ull;  // "sktimer1"
   std::uint64_t magic;
@@ -42,20 +42,30 @@ struct SharedTimer::Block {
 struct alignas(core::kFalseSharingRange) SharedTimer::Buffer {
   std::atomic<std::uint64_t> owner{0};   // OwnerId::pack() of the process writing here; 0 = free
   std::atomic<std::uint32_t> writer{0};  // tid of the thread writing now (owner's threads only)
-  std::atomic<std::uint64_t> begin{0};   // index + 1 of the last sample whose write started
-  std::atomic<std::uint64_t> count{0};   // samples committed, ever
+  core::SampleRingHead ring;             // begin / count of the samples after this Buffer
   std::atomic<std::uint64_t> reset_from{0};  // samples below this index were reset (any process writes it)
 };
 
 namespace {
 
-struct Sample {
-  std::atomic<std::int64_t> ts;      // order stamp (stamp() below), monotonic within a buffer
-  std::atomic<std::uint64_t> bits;   // the seconds, as double bits
-};
-static_assert(sizeof(Sample) == 16 && std::atomic<std::int64_t>::is_always_lock_free);
+// A sample: word 0 = order stamp (stamp() below, monotonic within a buffer),
+// word 1 = the seconds, as double bits.
+using Slot = core::SampleSlot<2>;
+static_assert(sizeof(Slot) == 16);
 
 constexpr const char* kName = "SharedTimer";
+
+// The ring of a Buffer: its head is in the Buffer, its slots follow it.
+// (Templates, so that the private Block and Buffer types are deduced.)
+template <class Blk, class Buf>
+core::SampleRingWriter<2> writer_of(const Blk* blk, Buf& b) noexcept {
+  return {b.ring, reinterpret_cast<Slot*>(reinterpret_cast<std::byte*>(&b) + sizeof(Buf)), blk->capacity};
+}
+template <class Blk, class Buf>
+core::SampleRingReader<2> reader_of(const Blk* blk, const Buf& b) noexcept {
+  return {b.ring, reinterpret_cast<const Slot*>(reinterpret_cast<const std::byte*>(&b) + sizeof(Buf)),
+          blk->capacity};
+}
 
 // An ordering stamp, not a measurement: it only decides which samples are the
 // most recent when buffers are merged. The CPU's invariant counter is one
@@ -111,7 +121,7 @@ SharedTimer::SharedTimer(std::size_t max_times, std::size_t max_processes)
                              "): both must be between 1 and 4294967295");
   }
   const std::uint64_t stride =
-      round_up(sizeof(Buffer) + max_times * sizeof(Sample), core::kFalseSharingRange);
+      round_up(sizeof(Buffer) + max_times * sizeof(Slot), core::kFalseSharingRange);
   const std::uint64_t head = round_up(sizeof(Block), core::kFalseSharingRange);
   block_bytes_ = head + stride * max_processes;
 
@@ -138,8 +148,8 @@ SharedTimer::SharedTimer(std::size_t max_times, std::size_t max_processes)
   for (std::size_t i = 0; i < max_processes; ++i) {
     std::byte* bm = mem + head + i * stride;
     ::new (bm) Buffer();
-    auto* samples = reinterpret_cast<Sample*>(bm + sizeof(Buffer));
-    for (std::size_t k = 0; k < max_times; ++k) ::new (samples + k) Sample{{0}, {0}};
+    auto* slots = reinterpret_cast<Slot*>(bm + sizeof(Buffer));
+    for (std::size_t k = 0; k < max_times; ++k) ::new (slots + k) Slot{{0, 0}};
   }
   // SYNC POINT: the block is published to other processes by whatever
   // publishes this slot (the arena's ready flag / fork); nothing to do here.
@@ -182,6 +192,8 @@ SharedTimer::Buffer& SharedTimer::my_buffer() {
     Buffer* buf = nullptr;
   };
   thread_local Cache cache;
+  // SYNC POINT: acquire pairs with the claim CAS (acq_rel) in find_buffer():
+  // still ours, so the ring state we published last is what we build on.
   if (cache.blk == blk && cache.me == me && cache.buf->owner.load(std::memory_order_acquire) == me) return *cache.buf;
   Buffer& b = find_buffer(blk, self);
   cache = Cache{blk, me, &b};
@@ -202,6 +214,9 @@ SharedTimer::Buffer& SharedTimer::find_buffer(Block* blk, alloc::OwnerId self) {
   for (std::uint32_t k = 0; k < n; ++k) {
     Buffer* b = buffer_at(blk, (first + k) % n);
     std::uint64_t expected = 0;
+    // SYNC POINT: acq_rel claim of a free buffer: acquire sees the ring a
+    // released (reset) buffer was left with; release publishes our claim
+    // before our first sample. Without acquire we could restart at a stale count.
     if (b->owner.load(std::memory_order_relaxed) == 0 &&
         b->owner.compare_exchange_strong(expected, me, std::memory_order_acq_rel)) {
       return *b;
@@ -209,11 +224,16 @@ SharedTimer::Buffer& SharedTimer::find_buffer(Block* blk, alloc::OwnerId self) {
   }
   for (std::uint32_t k = 0; k < n; ++k) {
     Buffer* b = buffer_at(blk, (first + k) % n);
+    // SYNC POINT: acquire load and acq_rel takeover of a dead owner's buffer:
+    // we continue its ring at the count it last published (its committed
+    // samples stay readable). Without acquire we could overwrite committed
+    // samples from a stale count.
     std::uint64_t o = b->owner.load(std::memory_order_acquire);
     if (o != 0 && o != me && !alloc::is_alive(alloc::OwnerId::unpack(o)) &&
         b->owner.compare_exchange_strong(o, me, std::memory_order_acq_rel)) {
       // The dead owner may have died inside a write: its writer word is stale.
       // Its committed samples (count) stay; an uncommitted one is overwritten.
+      // SYNC POINT: release, as record()'s unlock: our threads' CAS acquires it.
       b->writer.store(0, std::memory_order_release);
       return *b;
     }
@@ -235,21 +255,10 @@ void SharedTimer::record(double seconds) {
     if (b.writer.compare_exchange_weak(expected, tid, std::memory_order_acquire, std::memory_order_relaxed)) break;
     backoff.pause();  // only threads of our own process hold it, each for a few stores
   }
-  const std::uint64_t n = b.count.load(std::memory_order_relaxed);
-  auto* samples = reinterpret_cast<Sample*>(reinterpret_cast<std::byte*>(&b) + sizeof(Buffer));
-  Sample& s = samples[n % blk->capacity];
-  const std::int64_t prev = n == 0 ? 0 : samples[(n - 1) % blk->capacity].ts.load(std::memory_order_relaxed);
+  core::SampleRingWriter<2> ring = writer_of(blk, b);
+  const auto prev = static_cast<std::int64_t>(ring.newest_word(0));
   const std::int64_t ts = std::max(stamp(), prev);  // monotonic within the buffer
-  b.begin.store(n + 1, std::memory_order_relaxed);
-  // SYNC POINT: release fence orders the `begin` announcement before the slot
-  // writes; pairs with the reader's acquire fence before it rereads `begin`,
-  // so a reader that saw any of these new slot words knows the slot is stale.
-  core::fence(std::memory_order_release);
-  s.ts.store(ts, std::memory_order_relaxed);
-  s.bits.store(std::bit_cast<std::uint64_t>(seconds), std::memory_order_relaxed);
-  // SYNC POINT: release publishes the sample; readers acquire `count` and
-  // then read slots below it. Without it a reader could read a half-written slot.
-  b.count.store(n + 1, std::memory_order_release);
+  ring.push({static_cast<std::uint64_t>(ts), std::bit_cast<std::uint64_t>(seconds)});
   // SYNC POINT: pairs with the acquire CAS above (next writer thread).
   b.writer.store(0, std::memory_order_release);
 }
@@ -267,9 +276,10 @@ void SharedTimer::reset() {
   Block* blk = block();
   for (std::uint32_t i = 0; i < blk->max_procs; ++i) {
     Buffer* b = buffer_at(blk, i);
-    // SYNC POINT: acquire/release on count and reset_from: a reader that sees
-    // this reset_from also sees the samples below it as committed.
-    const std::uint64_t c = b->count.load(std::memory_order_acquire);
+    // SYNC POINT: acquire on count (committed()) and release on reset_from:
+    // a reader that sees this reset_from also sees the samples below it as
+    // committed, so it never reads below reset_from past the ring's count.
+    const std::uint64_t c = reader_of(blk, *b).committed();
     std::uint64_t cur = b->reset_from.load(std::memory_order_relaxed);
     while (cur < c && !b->reset_from.compare_exchange_weak(cur, c, std::memory_order_release)) {
     }
@@ -312,29 +322,14 @@ std::vector<double> SharedTimer::times() const {
   std::vector<Stamped> all;
   for (std::uint32_t i = 0; i < blk->max_procs; ++i) {
     Buffer* b = buffer_at(blk, i);
-    // SYNC POINT: acquire pairs with the writer's release of `count`: slots
-    // below it hold committed samples (unless overwritten since; see below).
-    const std::uint64_t c1 = b->count.load(std::memory_order_acquire);
-    const std::uint64_t lo = std::max(c1 > window ? c1 - window : 0, b->reset_from.load(std::memory_order_acquire));
-    if (lo >= c1) continue;
-    const auto* samples = reinterpret_cast<const Sample*>(reinterpret_cast<const std::byte*>(b) + sizeof(Buffer));
-    const std::size_t mark = all.size();
-    for (std::uint64_t k = lo; k < c1; ++k) {
-      const Sample& s = samples[k % cap];
-      all.push_back({s.ts.load(std::memory_order_relaxed),
-                     std::bit_cast<double>(s.bits.load(std::memory_order_relaxed))});
-    }
-    // SYNC POINT: pairs with the writer's release fence after `begin`: if we
-    // read any word of a newer write, this load of `begin` sees that write.
-    core::fence(std::memory_order_acquire);
-    const std::uint64_t b2 = b->begin.load(std::memory_order_relaxed);
-    const std::uint64_t valid_from = b2 > cap ? b2 - cap : 0;  // slots of indices below were (being) reused
-    std::size_t out = mark;
-    for (std::uint64_t k = lo; k < c1; ++k) {
-      const Stamped st = all[mark + (k - lo)];
-      if (k >= valid_from) all[out++] = st;
-    }
-    all.resize(out);
+    const core::SampleRingReader<2> ring = reader_of(blk, *b);
+    const std::uint64_t c1 = ring.committed();
+    // SYNC POINT: acquire pairs with reset()'s release of reset_from (which
+    // it wrote after reading count >= reset_from), so lo <= committed samples.
+    std::uint64_t lo = std::max(c1 > window ? c1 - window : 0, b->reset_from.load(std::memory_order_acquire));
+    ring.read(lo, c1, [&](std::uint64_t, const core::Sample<2>& smp) {
+      all.push_back({static_cast<std::int64_t>(smp[0]), std::bit_cast<double>(smp[1])});
+    });
   }
   std::stable_sort(all.begin(), all.end(), [](const Stamped& a, const Stamped& b) { return a.ts < b.ts; });
   const std::size_t skip = all.size() > window ? all.size() - window : 0;

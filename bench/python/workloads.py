@@ -71,7 +71,8 @@ SECTIONS = [
     {
         "title": "Rings and Pipe (2 processes)",
         "note": "64-byte messages one way; `spin` = the consumer busy-polls, `block` = it parks on a futex "
-                "(Boost's spsc_queue cannot park, so its block variant yields).",
+                "(Boost's spsc_queue cannot park, so its block variant yields). `SpscRing` is the reference ring "
+                "(bench/baselines/spsc_ring.hpp, not part of the library): the yardstick the Pipe is held to.",
         "rows": [
             {"name": "SpscRing 64 B, spin", "procs": "2", "unit": "msgs/s", "ours": gb("msg64/spin/ours_spsc_ring"),
              "metric": RATE, "baselines": [("boost::lockfree::spsc_queue in shm", gb("msg64/spin/boost_spsc_shm"), RATE)]},

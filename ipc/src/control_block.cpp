@@ -27,20 +27,10 @@ std::int64_t monotonic_ns() noexcept {
 }
 
 void push_timer_sample(ControlBlock& cb, HookId hook, double seconds) noexcept {
-  const std::uint64_t i = cb.timer_head.load(std::memory_order_relaxed);
-  TimerSlot& s = timer_slots(cb)[i % kTimerRingCapacity];
   std::uint64_t bits;
   std::memcpy(&bits, &seconds, sizeof bits);
-  s.stamp.store(0, std::memory_order_relaxed);
-  // SYNC POINT: seqlock writer fence: the stamp reset is ordered before the
-  // data stores, so a reader that saw the old stamp twice read the old data.
-  sk::core::fence(std::memory_order_release);
-  s.value_bits.store(bits, std::memory_order_relaxed);
-  s.hook.store(static_cast<std::uint32_t>(hook), std::memory_order_relaxed);
-  // SYNC POINT: release publishes value/hook with the final stamp.
-  s.stamp.store(i + 1, std::memory_order_release);
-  // SYNC POINT: release publishes the complete slot to read_timer_samples.
-  cb.timer_head.store(i + 1, std::memory_order_release);
+  sk::core::SampleRingWriter<2>(cb.timer_ring, timer_slots(cb), kTimerRingCapacity)
+      .push({bits, static_cast<std::uint64_t>(hook)});
 }
 
 }  // namespace sk::ipc

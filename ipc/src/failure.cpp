@@ -1,13 +1,10 @@
-#include <cxxabi.h>
 #include <signal.h>
 #include <sys/wait.h>
 
 #include <cstdlib>
 #include <cstring>
-#include <exception>
-#include <memory>
-#include <typeinfo>
 
+#include <sk/ipc/describe_exception.hpp>
 #include <sk/ipc/failure.hpp>
 
 namespace sk::ipc {
@@ -54,12 +51,6 @@ struct Reader {
 
 constexpr std::uint32_t kFailureMagic = 0x534b4641;  // "SKFA"
 
-std::string demangle(const char* name) {
-  int status = 0;
-  std::unique_ptr<char, void (*)(void*)> d(abi::__cxa_demangle(name, nullptr, nullptr, &status), std::free);
-  return status == 0 && d ? std::string(d.get()) : std::string(name);
-}
-
 }  // namespace
 
 void encode_failure(const FailureInfo& f, std::vector<std::byte>& out) {
@@ -94,15 +85,8 @@ FailureInfo decode_failure(std::span<const std::byte> in) {
 }
 
 void capture_exception(FailureInfo& f) {
-  const std::type_info* t = abi::__cxa_current_exception_type();
-  f.type_name = t ? demangle(t->name()) : "unknown";
-  try {
-    throw;
-  } catch (const std::exception& e) {
-    f.what = e.what();
-  } catch (...) {
-    f.what.clear();
-  }
+  describe_current_exception(f.type_name, f.what);  // what: "" unless a std::exception
+  if (f.type_name.empty()) f.type_name = "unknown";
 }
 
 FailureInfo crash_failure(int wait_status, HookId hook, std::uint64_t run) {

@@ -79,6 +79,9 @@ void ProcessHandle::start(const ProcessSpec& spec, WorkerBody& body) {
   outcome_fd_ = fds[0];
   child_ = pid;
   if (!supervised_) {
+    // SYNC POINT: release stores, for this thread's later acquire loads in
+    // pid() and the tell/listen keep-going check (direct mode: no supervisor
+    // writes them). The pid is the whole message.
     cb_->worker_pid.store(static_cast<std::uint32_t>(pid), std::memory_order_release);
     cb_->incarnations.store(1, std::memory_order_release);
   }
@@ -123,6 +126,8 @@ pid_t ProcessHandle::pid() const noexcept {
   if (inline_) return ::getpid();
   if (!cb_) return 0;
   if (in_worker_) return ::getpid();
+  // SYNC POINT: acquire pairs with the supervisor's (or fork_worker's)
+  // release store of the current incarnation's pid.
   return static_cast<pid_t>(cb_->worker_pid.load(std::memory_order_acquire));
 }
 
@@ -150,6 +155,7 @@ void ProcessHandle::kill() noexcept {
     // The worker dies with the supervisor (PR_SET_PDEATHSIG); this makes it
     // immediate. Its pid cannot have been reused yet: it was S's child and
     // is only reaped once it is dead.
+    // SYNC POINT: acquire pairs with the supervisor's release of worker_pid.
     const auto w = static_cast<pid_t>(cb_->worker_pid.load(std::memory_order_acquire));
     if (w > 0) ::kill(w, SIGKILL);
   }
@@ -180,6 +186,9 @@ bool ProcessHandle::read_outcome_pipe(int timeout_ms) {
 
 void ProcessHandle::drain_incoming() {
   if (!cb_) return;
+  // SYNC POINT: acquire loads of incarnations pair with the supervisor's
+  // acq_rel increment: a changed count means the producer of to_parent was
+  // replaced (its partial message is dropped by the framing).
   const auto inc0 = cb_->incarnations.load(std::memory_order_acquire);
   auto keep_going = [&] {
     return !finished_ && is_alive() && cb_->incarnations.load(std::memory_order_acquire) == inc0;
@@ -197,12 +206,15 @@ void ProcessHandle::collect_finished() {
   Outcome out;
   if (!parse_outcome(outcome_bytes_, out)) {
     const std::uint64_t run = current_run();
+    // SYNC POINT: acquire loads of hook and phase pair with the engine's
+    // release stores (the tree is reaped: this reads its last words).
     const auto hook = static_cast<HookId>(cb_->life.hook.load(std::memory_order_acquire));
     FailureInfo f = crash_failure(child_status_, hook, run);
     if (supervised_) {
       f.what = "the supervisor process ended without an outcome: " + f.what;
       out.failure = f;
     } else {
+      // SYNC POINT: acquire, as for hook above.
       const auto phase = static_cast<Phase>(cb_->life.phase.load(std::memory_order_acquire));
       if (phase == Phase::error || phase == Phase::done) {
         out.failure = stashed_failure(cb_->life).value_or(f);
@@ -282,6 +294,7 @@ std::optional<std::vector<std::byte>> ProcessHandle::receive(std::optional<nanos
     return m;
   }
   for (;;) {
+    // SYNC POINT: acquire loads, as in drain_incoming().
     const auto inc0 = cb_->incarnations.load(std::memory_order_acquire);
     auto keep_going = [&] { return is_alive() && cb_->incarnations.load(std::memory_order_acquire) == inc0; };
     auto m = receive_message(to_parent(), from_worker_, from_worker_assembling_,

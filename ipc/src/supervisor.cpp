@@ -40,6 +40,8 @@ std::int64_t poll_slice_ms(const ProcessSpec& spec) noexcept {
 
 void supervisor_main(ControlBlock& cb, const ProcessSpec& spec, WorkerBody& body, int out_fd, pid_t parent,
                      bool& in_worker_flag) {
+  // SYNC POINT: release publishes our pid to the parent (kill() reads it to
+  // signal the tree); nothing else rides on it: the pid is the message.
   cb.supervisor_pid.store(static_cast<std::uint32_t>(::getpid()), std::memory_order_release);
   int parent_fd = pidfd_open(parent);
   if (parent_fd < 0 || ::getppid() != parent) ::_exit(0);
@@ -57,6 +59,10 @@ void supervisor_main(ControlBlock& cb, const ProcessSpec& spec, WorkerBody& body
       write_failure(out_fd, f);
       ::_exit(0);
     }
+    // SYNC POINT: release pairs with the parent's acquire loads of worker_pid
+    // and incarnations (pid(), the tell/listen keep-going check): a parent
+    // that sees the new incarnation count sees the new worker's pid. Without
+    // it the parent could pair the new count with the dead worker's pid.
     cb.worker_pid.store(static_cast<std::uint32_t>(w), std::memory_order_release);
     cb.incarnations.fetch_add(1, std::memory_order_acq_rel);
     int wfd = pidfd_open(w);
@@ -68,6 +74,9 @@ void supervisor_main(ControlBlock& cb, const ProcessSpec& spec, WorkerBody& body
       int wait_ms = -1;
       if (timed) {
         wait_ms = static_cast<int>(slice);
+        // SYNC POINT: acquire pairs with the worker's release store of the
+        // deadline word in begin_hook(): the hook and run index it wrote
+        // before are visible with it (used to size the poll only).
         const std::uint64_t d = cb.life.deadline.load(std::memory_order_acquire);
         if (d != 0) {
           const std::int64_t left_ms =
@@ -91,6 +100,10 @@ void supervisor_main(ControlBlock& cb, const ProcessSpec& spec, WorkerBody& body
         // Clock first, deadline second: if the deadline read after `now` is
         // already past, the worker was still inside that hook after its limit.
         const std::int64_t now = monotonic_ns();
+        // SYNC POINT: acquire pairs with begin_hook()'s release: the hook id
+        // packed in the word and the run index the worker stored before it
+        // are the overrunning hook's. Without it the timeout could name the
+        // previous hook or run.
         const std::uint64_t d = cb.life.deadline.load(std::memory_order_acquire);
         if (d != 0 && now > static_cast<std::int64_t>(LifecycleState::deadline_ns(d))) {
           overran = LifecycleState::deadline_hook(d);

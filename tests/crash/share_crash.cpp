@@ -155,7 +155,7 @@ TEST(ShareCrash, crash_shared_call_killed_mid_publish_rolls_forward) {
     const pid_t pid = sktest::spawn([share, kill_after] {
       static std::size_t when;
       when = kill_after;
-      sk::slots::detail::publish_hook = [](std::size_t flipped) noexcept {
+      sk::core::detail::field_publish_hook = [](std::size_t flipped) noexcept {
         if (flipped == when) ::raise(SIGKILL);  // after the commit point, `flipped` fields published
       };
       share->vault.call<&Vault::deposit>(1000);

@@ -113,11 +113,11 @@ class Children {
 
 // owner_dead callback for tags that are pids: gone, or a zombie (it will run
 // no more code and holds nothing).
-inline bool process_gone(std::uint32_t pid) {
+inline bool process_gone(std::uint64_t pid) {
   if (pid == 0) return false;
   if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) return true;
   char path[64];
-  std::snprintf(path, sizeof path, "/proc/%u/stat", pid);
+  std::snprintf(path, sizeof path, "/proc/%llu/stat", static_cast<unsigned long long>(pid));
   const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return true;
   char buf[512];

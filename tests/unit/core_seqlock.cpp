@@ -36,7 +36,7 @@ struct NoDefault {
   int b;
 };
 
-bool always_dead(std::uint32_t) { return true; }
+bool always_dead(std::uint64_t) { return true; }
 
 template <class T>
 void roundtrip(const T& v) {

@@ -363,8 +363,8 @@ TEST(LayoutMismatch, unit_ser_type_id_covers_sk_fields_names_and_types) {
   EXPECT_NE(FieldsAccess::signature<sig::Private>(), 0u);
   // Types without SK_FIELDS keep the plain name hash.
   EXPECT_EQ(FieldsAccess::signature<int>(), 0u);
-  EXPECT_EQ(sk::ser::type_id<int>(), sk::ser::detail::fnv1a("int"));
-  EXPECT_NE(sk::ser::type_id<sig::P1>(), sk::ser::detail::fnv1a(sk::ser::type_name<sig::P1>()));
+  EXPECT_EQ(sk::ser::type_id<int>(), sk::core::fnv1a("int"));
+  EXPECT_NE(sk::ser::type_id<sig::P1>(), sk::core::fnv1a(sk::ser::type_name<sig::P1>()));
   // Share slots that hold a T fold T's signature into the Share's layout hash.
   EXPECT_EQ(sk::slots::inner_layout_hash<sk::Value<sig::P1>>(), s1);
   EXPECT_EQ(sk::slots::inner_layout_hash<sk::List<sig::P1>>(), s1);

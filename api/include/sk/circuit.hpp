@@ -103,6 +103,8 @@ class CircuitCore {
   // the CAS wins. Returns the result of the winning attempt.
   template <class Next>
   auto update(Next&& next) noexcept {
+    // SYNC POINT: acquire pairs with the release CAS of the previous update:
+    // next() starts from the winner's state and sees what it published.
     std::uint64_t w = state_.load(std::memory_order_acquire);
     for (;;) {
       State s = State::unpack(w);

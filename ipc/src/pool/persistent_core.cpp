@@ -40,6 +40,8 @@ PersistentCore::PersistentCore(unsigned workers, std::size_t max_items)
   try {
     for (std::uint32_t k = 0; k < workers_; ++k) spawn(k, false);
   } catch (...) {
+    // SYNC POINT: release, pairs with the workers' acquire of state: the ones
+    // already forked see the shutdown and exit.
     v_.hdr().state.store(kShutdown, std::memory_order_release);
     v_.hdr().work_wp.notify_all();
     for (pid_t p : pids_)

@@ -48,6 +48,11 @@ class Atomic {
   Atomic& operator=(const Atomic&) = delete;
 
   // ---- every T -----------------------------------------------------------------
+  // SYNC POINT (the defaults of every operation below): the caller's order,
+  // seq_cst unless it passes another, exactly as std::atomic: the slot is the
+  // user's own synchronization (one total order of all seq_cst operations
+  // on every sk::Atomic of every process). Weaker orders are the caller's
+  // choice and pairing.
   T load(std::memory_order order = std::memory_order_seq_cst) const noexcept { return v_.load(order); }
   void store(T v, std::memory_order order = std::memory_order_seq_cst) noexcept { v_.store(v, order); }
   T exchange(T v, std::memory_order order = std::memory_order_seq_cst) noexcept { return v_.exchange(v, order); }
@@ -63,6 +68,7 @@ class Atomic {
   }
 
   // ---- arithmetic ----------------------------------------------------------
+  // SYNC POINT (defaults): the caller's order, seq_cst by default (see above).
   T fetch_add(T d, std::memory_order order = std::memory_order_seq_cst) noexcept
     requires kArith
   {
@@ -72,6 +78,7 @@ class Atomic {
       return rmw([d](T old) { return old + d; }, order);
     }
   }
+  // SYNC POINT (default): seq_cst unless the caller passes another order.
   T fetch_sub(T d, std::memory_order order = std::memory_order_seq_cst) noexcept
     requires kArith
   {
@@ -124,6 +131,9 @@ class Atomic {
   }
 
   // ---- bitwise (integers and bool) ----------------------------------------------
+  // SYNC POINT (fetch_or / fetch_and / fetch_xor): seq_cst, as every
+  // default-ordered sk::Atomic operation (see load()); the bool forms keep it
+  // with a seq_cst exchange, load or read-modify-write.
   T fetch_or(T b) noexcept
     requires(kInteger || kBool)
   {
@@ -148,6 +158,7 @@ class Atomic {
     if constexpr (kInteger) {
       return v_.fetch_xor(b);
     } else {
+      // SYNC POINT: seq_cst, as the integer fetch_xor this stands in for.
       return b ? rmw([](T old) { return !old; }, std::memory_order_seq_cst) : v_.load();
     }
   }
@@ -175,6 +186,8 @@ class Atomic {
     core::Backoff backoff;
     for (;;) {
       const T next = fn(old);
+      // SYNC POINT: seq_cst like every default-ordered sk::Atomic operation:
+      // apply() is one more read-modify-write in the slot's total order.
       if (v_.compare_exchange_weak(old, next, std::memory_order_seq_cst, std::memory_order_relaxed)) return next;
       backoff.pause();  // lost a race: let the winner's line settle
     }

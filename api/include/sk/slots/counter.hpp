@@ -87,6 +87,10 @@ class Counter {
   T reset() noexcept {
     using W = unsigned long long;
     W sum = 0;
+    // SYNC POINT: acq_rel exchange per stripe: acquire takes every add made
+    // before it (each add is an RMW on the stripe, so none is lost or counted
+    // twice); release orders whatever the caller did before reset() before
+    // the zero that later adders build on.
     for (auto& s : stripes_) sum += static_cast<W>(s.value.exchange(0, std::memory_order_acq_rel));
     return static_cast<T>(sum);
   }

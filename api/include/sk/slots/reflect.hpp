@@ -36,6 +36,8 @@
 #include <tuple>
 #include <type_traits>
 
+#include <sk/core/type_name.hpp>
+
 namespace sk::slots {
 
 // ---- small compile-time tools ----------------------------------------------
@@ -45,28 +47,9 @@ namespace detail {
 template <class T>
 struct Tag {};  // carries T into ADL lookups of the reflection functions
 
-inline constexpr std::uint64_t kFnvOffset = 14695981039346656037ull;
-inline constexpr std::uint64_t kFnvPrime = 1099511628211ull;
-
-constexpr std::uint64_t fnv1a(std::string_view s, std::uint64_t h = kFnvOffset) noexcept {
-  for (const char c : s) {
-    h ^= static_cast<unsigned char>(c);
-    h *= kFnvPrime;
-  }
-  return h;
-}
-constexpr std::uint64_t fnv1a_u64(std::uint64_t v, std::uint64_t h) noexcept {
-  for (int i = 0; i < 8; ++i) {
-    h ^= (v >> (8 * i)) & 0xffu;
-    h *= kFnvPrime;
-  }
-  return h;
-}
-
-template <class T>
-constexpr const char* pretty() noexcept {
-  return __PRETTY_FUNCTION__;  // "... pretty() [with T = <type>]"
-}
+// The one FNV-1a (sk/core/type_name.hpp), also behind sk::ser::type_id.
+using core::fnv1a;
+using core::fnv1a_u64;
 
 constexpr std::string_view trim(std::string_view s) noexcept {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n')) s.remove_prefix(1);
@@ -98,13 +81,7 @@ constexpr std::array<std::string_view, N> split_names(std::string_view list) noe
 // Readable C++ type name, from the compiler's function signature (GCC and
 // Clang spelling; two programs built by different compilers may spell a type
 // differently and then see a layout mismatch).
-template <class T>
-constexpr std::string_view type_name() noexcept {
-  constexpr std::string_view p = detail::pretty<T>();
-  constexpr std::size_t start = p.find("T = ") + 4;
-  constexpr std::size_t end = p.rfind(']');
-  return p.substr(start, end - start);
-}
+using core::type_name;
 
 // ---- slots -------------------------------------------------------------------
 

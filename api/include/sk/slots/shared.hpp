@@ -32,6 +32,9 @@
 //    and runs on the local copy. Readers never block writers.
 //  * If the method throws, nothing is published; the exception propagates.
 //
+// The fields live in a sk::core::FieldSeqlock (core/include/sk/core/
+// field_seqlock.hpp, which holds the protocol and its ordering argument),
+// owner ids = OwnerId::pack(), liveness = sk::alloc::is_alive.
 // Each field is a two-copy seqlock cell: readers read the published copy,
 // a writer writes the other one, and publishing flips which copy is
 // readable. Publishing is two-phase so that several fields change at one
@@ -65,23 +68,17 @@
 // Fields must be trivially copyable (at most 64 fields per class). U must be
 // default-constructible.
 #include <array>
-#include <atomic>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <functional>
-#include <new>
 #include <string>
 #include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <utility>
 
-#include <sk/core/backoff.hpp>
-#include <sk/core/cacheline.hpp>
-#include <sk/core/fence.hpp>
-#include <sk/core/futex.hpp>
+#include <sk/alloc/owner.hpp>
+#include <sk/core/field_seqlock.hpp>
 #include <sk/slots/format.hpp>
 #include <sk/slots/reflect.hpp>
 
@@ -89,91 +86,10 @@ namespace sk {
 
 namespace slots::detail {
 
-inline constexpr std::uint32_t kNoLeader = 0xffffffffu;
-
-// Transaction state of one field; the field's two data copies follow it.
-struct alignas(core::kCacheLine) FieldHeader {
-  std::atomic<std::uint64_t> lock{0};            // OwnerId::pack() of the writer holding it; 0 = free
-  std::atomic<std::uint64_t> mask{0};            // leader only: the holder's written-field mask
-  std::atomic<std::uint32_t> seq{0};             // odd: being published; readable copy = (seq >> 1) & 1; +2 per publish
-  std::atomic<std::uint32_t> target{0};          // seq this field gets when the holder's call publishes
-  std::atomic<std::uint32_t> leader{kNoLeader};  // lowest field index of the holder's call
-  std::atomic<std::uint32_t> commit{0};          // leader only: 1 from the commit point until all flipped
-  core::WaitPoint wait;                          // writers waiting for `lock` park here
-};
-static_assert(std::is_standard_layout_v<FieldHeader>);
-static_assert(std::atomic<std::uint64_t>::is_always_lock_free && std::atomic<std::uint32_t>::is_always_lock_free);
-
-// Crash-test injection point (process-local; nullptr in production): called
-// in publish_and_unlock() after the commit point and after each field flip,
-// with the number of fields flipped so far. Tests SIGKILL themselves there.
-inline void (*publish_hook)(std::size_t flipped) noexcept = nullptr;
-
-// Process-local view of the headers of one Shared<U> (base + offsets), used
-// by the type-independent locking and recovery code in shared.cpp.
-class FieldTable {
- public:
-  FieldTable(std::byte* base, const std::size_t* offsets, std::size_t count) noexcept
-      : base_(base), offsets_(offsets), count_(count) {}
-
-  FieldHeader& at(std::size_t i) const noexcept {
-    return *std::launder(reinterpret_cast<FieldHeader*>(base_ + offsets_[i]));
-  }
-
-  // Locks every field in `mask` in ascending index order (blocking: bounded
-  // spin, then park; repairs fields whose holder died), records the call's
-  // leader and field set, then issues the release fence that must precede
-  // the data stores into the unpublished copies.
-  void lock(std::uint64_t mask) const;
-  // Commit point, flips every field in `mask` to its new copy, unlocks.
-  void publish_and_unlock(std::uint64_t mask) const noexcept;
-  // Unlocks without publishing (the method threw).
-  void unlock(std::uint64_t mask) const noexcept;
-  // For readers that found field i mid-publish for a while: if its holder
-  // is dead, completes (rolls forward) the dead call; otherwise does nothing.
-  void repair_if_dead(std::size_t i) const;
-
- private:
-  void lock_one(std::size_t i, std::uint32_t leader, std::uint64_t mask, std::uint64_t self) const;
-  void recover(std::size_t i, std::uint64_t dead, std::uint64_t self) const;
-  void recover_call(std::uint32_t leader, std::uint64_t dead, std::uint64_t self) const;
-  void release(std::size_t i) const noexcept;
-
-  std::byte* base_;
-  const std::size_t* offsets_;
-  std::size_t count_;
-};
-
-// A field of type F: header + two copies as relaxed atomic words (so that a
-// reader racing a writer is a data-race-free read that validation rejects).
-template <class F>
-struct FieldCell {
-  static constexpr std::size_t kWords = (sizeof(F) + 7) / 8;
-
-  explicit FieldCell(const F& initial) noexcept {
-    store_words(initial, data[0]);
-    store_words(initial, data[1]);
-  }
-
-  static void store_words(const F& v, std::atomic<std::uint64_t>* dst) noexcept {
-    const auto* src = reinterpret_cast<const std::byte*>(&v);
-    for (std::size_t i = 0; i < kWords; ++i) {
-      std::uint64_t w = 0;
-      std::memcpy(&w, src + i * 8, sizeof(F) - i * 8 < 8 ? sizeof(F) - i * 8 : 8);
-      dst[i].store(w, std::memory_order_relaxed);
-    }
-  }
-  static void load_words(const std::atomic<std::uint64_t>* src, F& out) noexcept {
-    auto* dst = reinterpret_cast<std::byte*>(&out);
-    for (std::size_t i = 0; i < kWords; ++i) {
-      const std::uint64_t w = src[i].load(std::memory_order_relaxed);
-      std::memcpy(dst + i * 8, &w, sizeof(F) - i * 8 < 8 ? sizeof(F) - i * 8 : 8);
-    }
-  }
-
-  FieldHeader header;
-  std::atomic<std::uint64_t> data[2][kWords];
-};
+// FieldSeqlock's owners: ids are OwnerId::pack(), liveness is the registry's.
+inline std::uint64_t self_owner_id() { return alloc::self_owner().pack(); }
+inline bool owner_id_dead(std::uint64_t id) noexcept { return !alloc::is_alive(alloc::OwnerId::unpack(id)); }
+inline constexpr core::FieldOwners kFieldOwners{&self_owner_id, &owner_id_dead};
 
 template <class P>
 struct MemberPointee;
@@ -195,9 +111,6 @@ class Shared {
   template <std::size_t I>
   using FieldType = typename slots::detail::MemberPointee<std::remove_cv_t<
       std::tuple_element_t<I, std::remove_cvref_t<decltype(kFields.ptrs)>>>>::type;
-  template <std::size_t I>
-  using Cell = slots::detail::FieldCell<FieldType<I>>;
-
   template <std::size_t... I>
   static constexpr bool all_trivially_copyable(std::index_sequence<I...>) noexcept {
     return (std::is_trivially_copyable_v<FieldType<I>> && ...);
@@ -207,20 +120,10 @@ class Shared {
                 "containers and strings in their own sk::Object / sk::List slot)");
 
   template <std::size_t... I>
-  static constexpr std::array<std::size_t, kCount + 1> compute_offsets(std::index_sequence<I...>) noexcept {
-    std::array<std::size_t, kCount + 1> out{};
-    const std::size_t sizes[] = {sizeof(Cell<I>)...};
-    const std::size_t aligns[] = {alignof(Cell<I>)...};
-    std::size_t end = 0;
-    for (std::size_t i = 0; i < kCount; ++i) {
-      out[i] = (end + aligns[i] - 1) / aligns[i] * aligns[i];
-      end = out[i] + sizes[i];
-    }
-    out[kCount] = end;
-    return out;
-  }
-  static constexpr auto kOffsets = compute_offsets(std::make_index_sequence<kCount>{});
-  static constexpr std::uint64_t kAll = kCount == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << kCount) - 1;
+  static auto cells_type(std::index_sequence<I...>) -> core::FieldSeqlock<FieldType<I>...>;
+  using Cells = decltype(cells_type(std::make_index_sequence<kCount>{}));
+  static constexpr auto kOffsets = Cells::kOffsets;
+  static constexpr std::uint64_t kAll = Cells::kAll;
 
  public:
   static constexpr std::string_view kind = "Shared";
@@ -228,7 +131,7 @@ class Shared {
 
   // Every field starts as in U{} (or as in `initial`).
   Shared() : Shared(U{}) {}
-  explicit Shared(const U& initial) noexcept { construct(initial, std::make_index_sequence<kCount>{}); }
+  explicit Shared(const U& initial) noexcept : Shared(initial, std::make_index_sequence<kCount>{}) {}
   Shared(const Shared&) = delete;
   Shared& operator=(const Shared&) = delete;
 
@@ -251,27 +154,18 @@ class Shared {
         read_snapshot<access.reads>(local);
         return static_cast<Ret>(std::invoke(M, local, std::forward<Args>(args)...));
       } else {
-        const slots::detail::FieldTable table = fields();
-        table.lock(access.writes);
-        struct Unlock {  // the method threw: nothing published
-          const slots::detail::FieldTable& t;
-          bool armed = true;
-          ~Unlock() {
-            if (armed) t.unlock(access.writes);
-          }
-        } guard{table};
-        read_locked<access.writes>(local);
+        // Locks the written fields; abandons (publishes nothing) if the method throws.
+        auto w = cells_.template begin_write<access.writes>(slots::detail::kFieldOwners);
+        w.read(fields_of(local));  // stable under our locks
         if constexpr (constexpr std::uint64_t ro = access.reads & ~access.writes; ro != 0) read_snapshot<ro>(local);
         if constexpr (std::is_void_v<R>) {
           std::invoke(M, local, std::forward<Args>(args)...);
-          write_unpublished<access.writes>(local);
-          guard.armed = false;
-          table.publish_and_unlock(access.writes);
+          w.write(fields_of(std::as_const(local)));
+          w.commit();
         } else {
           Ret result = std::invoke(M, local, std::forward<Args>(args)...);
-          write_unpublished<access.writes>(local);
-          guard.armed = false;
-          table.publish_and_unlock(access.writes);
+          w.write(fields_of(std::as_const(local)));
+          w.commit();
           return result;
         }
       }
@@ -295,20 +189,15 @@ class Shared {
   }
   // Replaces every field (one transaction over all of them).
   void store(const U& value) {
-    const slots::detail::FieldTable table = fields();
-    table.lock(kAll);
-    write_unpublished<kAll>(value);
-    table.publish_and_unlock(kAll);
+    auto w = cells_.template begin_write<kAll>(slots::detail::kFieldOwners);
+    w.write(fields_of(value));
+    w.commit();
   }
 
   // Number of publishes of field i so far (for tests and statistics).
-  std::uint32_t version(std::size_t i) const noexcept {
-    return fields().at(i).seq.load(std::memory_order_relaxed) / 2;
-  }
+  std::uint32_t version(std::size_t i) const noexcept { return cells_.version(i); }
   // OwnerId::pack() of the process holding field i, 0 if none.
-  std::uint64_t holder(std::size_t i) const noexcept {
-    return fields().at(i).lock.load(std::memory_order_relaxed);
-  }
+  std::uint64_t holder(std::size_t i) const noexcept { return cells_.holder(i); }
 
   // "{balance=5, last=5, ops=1}"
   std::string describe_value() const {
@@ -325,11 +214,11 @@ class Shared {
 
   // Folded into the Share layout hash: field names, types, sizes, offsets.
   static constexpr std::uint64_t layout_hash() noexcept {
-    std::uint64_t h = slots::detail::fnv1a("sk.shared.v1");
+    std::uint64_t h = core::fnv1a("sk.shared.v1");
     const auto names = kFields.names();
     [&]<std::size_t... I>(std::index_sequence<I...>) {
-      ((h = slots::detail::fnv1a(names[I], h), h = slots::detail::fnv1a(slots::type_name<FieldType<I>>(), h),
-        h = slots::detail::fnv1a_u64(sizeof(FieldType<I>), h), h = slots::detail::fnv1a_u64(kOffsets[I], h)),
+      ((h = core::fnv1a(names[I], h), h = core::fnv1a(slots::type_name<FieldType<I>>(), h),
+        h = core::fnv1a_u64(sizeof(FieldType<I>), h), h = core::fnv1a_u64(kOffsets[I], h)),
        ...);
     }(std::make_index_sequence<kCount>{});
     return h;
@@ -337,16 +226,12 @@ class Shared {
 
  private:
   template <std::size_t... I>
-  void construct(const U& initial, std::index_sequence<I...>) noexcept {
-    (::new (static_cast<void*>(storage_ + kOffsets[I])) Cell<I>(initial.*std::get<I>(kFields.ptrs)), ...);
-  }
+  Shared(const U& initial, std::index_sequence<I...>) noexcept : cells_(initial.*std::get<I>(kFields.ptrs)...) {}
 
-  slots::detail::FieldTable fields() const noexcept {
-    return slots::detail::FieldTable(const_cast<std::byte*>(storage_), kOffsets.data(), kCount);
-  }
-  template <std::size_t I>
-  Cell<I>& cell() const noexcept {
-    return *std::launder(reinterpret_cast<Cell<I>*>(const_cast<std::byte*>(storage_) + kOffsets[I]));
+  // Field I of u, for FieldSeqlock's readers and writers.
+  template <class V>
+  static auto fields_of(V& u) noexcept {
+    return [&u]<std::size_t I>() -> auto& { return u.*std::get<I>(kFields.ptrs); };
   }
 
   template <auto Field, std::size_t... I>
@@ -363,81 +248,13 @@ class Shared {
     return found;
   }
 
-  // Calls f.template operator()<I>() for every field index I in Mask, ascending.
-  template <std::uint64_t Mask, class Fn>
-  static void for_each(Fn&& f) {
-    [&]<std::size_t... I>(std::index_sequence<I...>) {
-      (
-          [&] {
-            if constexpr ((Mask >> I) & 1u) f.template operator()<I>();
-          }(),
-          ...);
-    }(std::make_index_sequence<kCount>{});
-  }
-
-  // Fields we hold locked: their readable copy cannot change under us.
-  template <std::uint64_t Mask>
-  void read_locked(U& out) const noexcept {
-    for_each<Mask>([&]<std::size_t I>() {
-      Cell<I>& c = cell<I>();
-      const std::uint32_t s = c.header.seq.load(std::memory_order_relaxed);  // ours: lock acquire ordered it
-      Cell<I>::load_words(c.data[(s >> 1) & 1u], out.*std::get<I>(kFields.ptrs));
-    });
-  }
-
-  // Multi-field seqlock read: record every field's seq, copy, then check
-  // that none moved. With the two-phase publish this is a snapshot of one
-  // instant: if we had read field x before a call's publish and field y
-  // after it, then reading y (acquire) ordered the call's phase-1 store to
-  // x before our re-read of x, which then fails.
+  // One consistent snapshot of the fields in Mask (no lock).
   template <std::uint64_t Mask>
   void read_snapshot(U& out) const {
-    std::uint32_t seen[kCount] = {};
-    core::Backoff backoff;
-    for (;;) {
-      bool busy = false;
-      for_each<Mask>([&]<std::size_t I>() {
-        Cell<I>& c = cell<I>();
-        // SYNC POINT: acquire pairs with the release stores of seq in a
-        // publish (phase 2) or repair: makes the published copy's words and
-        // the call's phase-1 stores to its other fields visible. Without it
-        // we could read stale words or miss a publish in progress.
-        seen[I] = c.header.seq.load(std::memory_order_acquire);
-        busy = busy || (seen[I] & 1u) != 0;
-        Cell<I>::load_words(c.data[(seen[I] >> 1) & 1u], out.*std::get<I>(kFields.ptrs));
-      });
-      if (!busy) {
-        // SYNC POINT: pairs with the release fence a writer issues after
-        // locking and before storing into the copy it will publish (the copy
-        // we may be reading, two publishes later): if we read any such word,
-        // the re-read below sees the newer seq. Without it a torn copy passes.
-        core::fence(std::memory_order_acquire);
-        bool same = true;
-        for_each<Mask>([&]<std::size_t I>() {
-          same = same && cell<I>().header.seq.load(std::memory_order_relaxed) == seen[I];
-        });
-        if (same) return;
-      } else if (!backoff.spinning() && (backoff.steps() & 63u) == 63u) {
-        // A publish has been in progress for a while: its writer may be dead.
-        const slots::detail::FieldTable table = fields();
-        for (std::size_t i = 0; i < kCount; ++i)
-          if (((Mask >> i) & 1u) && (seen[i] & 1u)) table.repair_if_dead(i);
-      }
-      backoff.pause();
-    }
+    cells_.template read<Mask>(fields_of(out), slots::detail::kFieldOwners);
   }
 
-  // Writes the fields into their unpublished copies (we hold their locks).
-  template <std::uint64_t Mask>
-  void write_unpublished(const U& in) noexcept {
-    for_each<Mask>([&]<std::size_t I>() {
-      Cell<I>& c = cell<I>();
-      const std::uint32_t s = c.header.seq.load(std::memory_order_relaxed);
-      Cell<I>::store_words(in.*std::get<I>(kFields.ptrs), c.data[((s >> 1) + 1) & 1u]);
-    });
-  }
-
-  alignas(core::kCacheLine) std::byte storage_[kOffsets[kCount]];
+  Cells cells_;
 };
 
 }  // namespace sk

@@ -35,7 +35,9 @@ namespace sk {
 
 namespace slots {
 // Seqlock owner_dead callback: the tag is an OwnerId::compact().
-inline bool tag_owner_dead(std::uint32_t tag) noexcept { return !alloc::is_alive_compact(tag); }
+inline bool tag_owner_dead(std::uint64_t tag) noexcept {
+  return !alloc::is_alive_compact(static_cast<std::uint32_t>(tag));
+}
 inline std::uint32_t self_tag() { return alloc::self_owner().compact(); }
 }  // namespace slots
 

@@ -55,13 +55,17 @@ struct alignas(8) WaitPoint {
   // Backoff first (0 = park at once). Returns ready() at the end.
   template <class Ready>
   bool wait_until(Ready&& ready, std::chrono::steady_clock::time_point deadline,
-                  std::uint32_t spin = 32) noexcept {
+                  std::uint32_t spin = kWaitPointSpin) noexcept {
     Backoff b;
     for (std::uint32_t i = 0; i < spin; ++i) {
       if (ready()) return true;
       b.pause();
     }
     for (;;) {
+      // SYNC POINT: acquire pairs with notify_all()'s release bump of the
+      // epoch: a waiter that reads the new epoch also sees the state the
+      // notifier published before it. Without it ready() below could read
+      // stale state after a wake-up and the waiter would park again.
       const std::uint32_t seen = epoch_.load(std::memory_order_acquire);
       if (ready()) return true;
       waiters_.fetch_add(1, std::memory_order_relaxed);
@@ -82,7 +86,7 @@ struct alignas(8) WaitPoint {
   }
 
   template <class Ready>
-  bool wait_for(Ready&& ready, std::chrono::nanoseconds timeout, std::uint32_t spin = 32) noexcept {
+  bool wait_for(Ready&& ready, std::chrono::nanoseconds timeout, std::uint32_t spin = kWaitPointSpin) noexcept {
     return wait_until(std::forward<Ready>(ready), std::chrono::steady_clock::now() + timeout, spin);
   }
 };

@@ -90,8 +90,10 @@ class SeqlockLockLost : public SeqlockError {
   using SeqlockError::SeqlockError;
 };
 
-// Returns true when the process (or whatever the tag names) is gone for good.
-using OwnerDeadFn = bool (*)(std::uint32_t tag);
+// Returns true when the owner a tag names (a process, ...) is gone for good.
+// Shared by every core primitive whose words name their owner: Seqlock
+// passes its 32-bit tag (zero-extended), FieldSeqlock its 64-bit owner ids.
+using OwnerDeadFn = bool (*)(std::uint64_t owner);
 
 template <class T>
 class Seqlock {
@@ -101,10 +103,10 @@ class Seqlock {
 
  public:
   static constexpr std::size_t kWords = (sizeof(T) + 7) / 8;
-  // A parked writer re-checks the holder's liveness at least this often.
-  static constexpr std::chrono::milliseconds kParkSlice{2};
-  // Backoff steps before a writer parks (~127 pauses then a few yields).
-  static constexpr std::uint32_t kSpinSteps = 12;
+  // A parked writer re-checks the holder's liveness at least this often, after
+  // spinning this many Backoff steps (the library's constants, backoff.hpp).
+  static constexpr std::chrono::milliseconds kParkSlice = core::kParkSlice;
+  static constexpr std::uint32_t kSpinSteps = core::kSpinSteps;
 
   class Writer;
 

@@ -6,43 +6,18 @@
 //                                               SK_FIELDS types also of their field
 //                                               names and field type ids
 //
-// Names come from __PRETTY_FUNCTION__, so they are the compiler's spelling
-// (g++ and clang differ, e.g. for std::string). Both sides of a frame are
-// the same program (fork) or built with the same compiler, so ids agree.
+// Names and the hash are sk/core/type_name.hpp's (shared with the Share
+// layout hash). Both sides of a frame are the same program (fork) or built
+// with the same compiler, so ids agree.
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
+#include <sk/core/type_name.hpp>
+
 namespace sk::ser {
 
-namespace detail {
-
-// Extracts T from "... [with T = <type>; ...]" (g++) or "... [T = <type>]" (clang).
-constexpr std::string_view parse_pretty_type(std::string_view pretty) noexcept {
-  constexpr std::string_view key = "T = ";
-  const auto start = pretty.find(key);
-  if (start == std::string_view::npos) return pretty;
-  const auto from = start + key.size();
-  auto end = pretty.find(';', from);  // g++: further "with" entries follow after ';'
-  if (end == std::string_view::npos) end = pretty.rfind(']');  // clang / last entry
-  if (end == std::string_view::npos || end < from) return pretty.substr(from);
-  return pretty.substr(from, end - from);
-}
-
-constexpr std::uint64_t fnv1a(std::string_view s) noexcept {
-  std::uint64_t h = 14695981039346656037ull;
-  for (const char c : s) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
-}  // namespace detail
-
-template <class T>
-constexpr std::string_view type_name() noexcept {
-  return detail::parse_pretty_type(__PRETTY_FUNCTION__);
-}
+using core::type_name;
 
 template <class T>
 constexpr std::uint64_t type_id() noexcept;
@@ -55,14 +30,6 @@ namespace detail {
 // and the receiver silently read swapped or wrong values. Now SK_FIELDS
 // (serialize.hpp) gives the type a signature, folded into its id: the listed
 // field names (whitespace ignored) and every listed field's type_id.
-
-constexpr std::uint64_t fnv1a_u64(std::uint64_t v, std::uint64_t h) noexcept {
-  for (int i = 0; i < 8; ++i) {
-    h ^= (v >> (8 * i)) & 0xffu;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
 
 // Friend of every SK_FIELDS type (so private SK_FIELDS count too).
 struct FieldsAccess {
@@ -84,13 +51,13 @@ FieldTypes<F...> field_types(const F&...) noexcept;
 
 template <class... F>
 constexpr std::uint64_t fields_signature(std::string_view names, FieldTypes<F...>*) noexcept {
-  std::uint64_t h = fnv1a("sk.ser.fields.v1");
-  for (const char c : names) {
+  std::uint64_t h = core::fnv1a("sk.ser.fields.v1");
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const char c = names[i];
     if (c == ' ' || c == '\t' || c == '\n' || c == '\r') continue;
-    h ^= static_cast<unsigned char>(c);
-    h *= 1099511628211ull;
+    h = core::fnv1a(names.substr(i, 1), h);
   }
-  ((h = fnv1a_u64(::sk::ser::type_id<F>(), h)), ...);
+  ((h = core::fnv1a_u64(::sk::ser::type_id<F>(), h)), ...);
   return h;
 }
 
@@ -99,8 +66,8 @@ constexpr std::uint64_t fields_signature(std::string_view names, FieldTypes<F...
 template <class T>
 constexpr std::uint64_t type_id() noexcept {
   constexpr std::uint64_t fields = detail::FieldsAccess::signature<T>();
-  constexpr std::uint64_t name = detail::fnv1a(type_name<T>());
-  return fields == 0 ? name : detail::fnv1a_u64(fields, name);
+  constexpr std::uint64_t name = core::fnv1a(type_name<T>());
+  return fields == 0 ? name : core::fnv1a_u64(fields, name);
 }
 
 }  // namespace sk::ser

@@ -1,5 +1,13 @@
 #pragma once
-// SpscRing<T, Capacity>: a bounded single-producer / single-consumer ring of
+// Reference: our own SpscRing<T, Capacity>, the fastest ring this project
+// has measured between two processes (bench/core_ring.cpp), kept as the
+// yardstick the Pipe is held to (its blocking 64 B figure; issue #18). It is
+// not part of the library: sk::Pipe runs on core::ByteRing (variable-size
+// records, validated headers, owner tags), and nothing in the library
+// needs a fixed-size slot ring (docs/core-seqlock-deque.md says why).
+// Tests: tests/unit/bench_spsc_ring.cpp and tests/stress/bench_spsc_ring_*.cpp.
+//
+// A bounded single-producer / single-consumer ring of
 // fixed-size slots, usable between threads or between processes (the whole
 // object, slots included, is inline and holds no pointers, so it may be
 // placement-constructed in a MAP_SHARED mapping at different addresses).
@@ -29,7 +37,7 @@
 #include <sk/core/cacheline.hpp>
 #include <sk/core/futex.hpp>
 
-namespace sk::core {
+namespace bench {
 
 // Whether a publishing operation wakes a parked peer. Notify::no is only for
 // peers that never park (pure spinning); a parked peer then sleeps until its
@@ -49,11 +57,11 @@ class SpscRing {
   SpscRing() noexcept {
     // Layout checks live here: inside a member function the class is complete.
     static_assert(std::is_standard_layout_v<SpscRing>, "placed in shared memory: standard layout only");
-    static_assert(alignof(SpscRing) == kFalseSharingRange);
-    static_assert(sizeof(ProducerSide) == kFalseSharingRange && sizeof(ConsumerSide) == kFalseSharingRange &&
-                  sizeof(Waits) == kFalseSharingRange);
-    static_assert(offsetof(SpscRing, cons_) - offsetof(SpscRing, prod_) >= kFalseSharingRange);
-    static_assert(offsetof(SpscRing, slots_) % kFalseSharingRange == 0);
+    static_assert(alignof(SpscRing) == sk::core::kFalseSharingRange);
+    static_assert(sizeof(ProducerSide) == sk::core::kFalseSharingRange && sizeof(ConsumerSide) == sk::core::kFalseSharingRange &&
+                  sizeof(Waits) == sk::core::kFalseSharingRange);
+    static_assert(offsetof(SpscRing, cons_) - offsetof(SpscRing, prod_) >= sk::core::kFalseSharingRange);
+    static_assert(offsetof(SpscRing, slots_) % sk::core::kFalseSharingRange == 0);
   }
   SpscRing(const SpscRing&) = delete;
   SpscRing& operator=(const SpscRing&) = delete;
@@ -88,7 +96,7 @@ class SpscRing {
   bool push_wait(const T& v, std::chrono::nanoseconds timeout, Notify notify = Notify::yes) noexcept {
     for (std::uint32_t i = 0; i < kPollsBeforeClock; ++i) {  // short waits never read the clock
       if (try_push(v, notify)) return true;
-      cpu_relax();
+      sk::core::cpu_relax();
     }
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
@@ -132,7 +140,7 @@ class SpscRing {
   std::optional<T> pop_wait(std::chrono::nanoseconds timeout, Notify notify = Notify::yes) noexcept {
     for (std::uint32_t i = 0; i < kPollsBeforeClock; ++i) {
       if (auto v = try_pop(notify)) return v;
-      cpu_relax();
+      sk::core::cpu_relax();
     }
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
@@ -173,10 +181,10 @@ class SpscRing {
   static constexpr std::uint32_t kPollsBeforeClock = 64;
 
   template <class Ready>
-  static bool poll_then_wait(WaitPoint& wp, Ready ready, std::chrono::nanoseconds timeout) noexcept {
+  static bool poll_then_wait(sk::core::WaitPoint& wp, Ready ready, std::chrono::nanoseconds timeout) noexcept {
     for (std::uint32_t i = 0; i < kPollsBeforeClock; ++i) {
       if (ready()) return true;
-      cpu_relax();
+      sk::core::cpu_relax();
     }
     return wp.wait_for(ready, timeout);
   }
@@ -191,25 +199,25 @@ class SpscRing {
     return prod_.tail.load(std::memory_order_acquire) == cons_.head.load(std::memory_order_relaxed);
   }
 
-  struct alignas(kFalseSharingRange) ProducerSide {
+  struct alignas(sk::core::kFalseSharingRange) ProducerSide {
     std::atomic<std::uint64_t> tail{0};  // written by the producer only
     std::uint64_t head_cache = 0;        // producer-private
   };
-  struct alignas(kFalseSharingRange) ConsumerSide {
+  struct alignas(sk::core::kFalseSharingRange) ConsumerSide {
     std::atomic<std::uint64_t> head{0};  // written by the consumer only
     std::uint64_t tail_cache = 0;        // consumer-private
   };
   // Written only when a side parks; read by the other side's notify, so this
   // pair stays shared in both caches in steady state.
-  struct alignas(kFalseSharingRange) Waits {
-    WaitPoint data;   // consumer parks here, producer notifies
-    WaitPoint space;  // producer parks here, consumer notifies
+  struct alignas(sk::core::kFalseSharingRange) Waits {
+    sk::core::WaitPoint data;   // consumer parks here, producer notifies
+    sk::core::WaitPoint space;  // producer parks here, consumer notifies
   };
 
   ProducerSide prod_;
   ConsumerSide cons_;
   Waits waits_;
-  alignas(kFalseSharingRange) T slots_[Capacity]{};
+  alignas(sk::core::kFalseSharingRange) T slots_[Capacity]{};
 };
 
-}  // namespace sk::core
+}  // namespace bench

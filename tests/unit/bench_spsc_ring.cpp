@@ -1,3 +1,5 @@
+// The reference SpscRing (bench/baselines/spsc_ring.hpp): layout, FIFO order,
+// wrap-around, batches, timeouts, parking and waking.
 #include <gtest/gtest.h>
 
 #include <array>
@@ -5,10 +7,10 @@
 #include <cstdint>
 #include <thread>
 
-#include <sk/core/spsc_ring.hpp>
+#include "baselines/spsc_ring.hpp"
 
 using namespace std::chrono_literals;
-using sk::core::SpscRing;
+using bench::SpscRing;
 
 namespace {
 struct Msg {

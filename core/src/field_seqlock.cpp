@@ -1,20 +1,15 @@
-// Locking, publishing and crash recovery of sk::Shared<U> fields (the
+// Locking, publishing and crash recovery of FieldSeqlock fields (the
 // type-independent half; data copies are handled in the header).
 #include <atomic>
 #include <bit>
-#include <chrono>
 #include <cstdint>
 
-#include <sk/alloc/owner.hpp>
 #include <sk/core/backoff.hpp>
 #include <sk/core/fence.hpp>
-#include <sk/slots/shared.hpp>
+#include <sk/core/field_seqlock.hpp>
 
-namespace sk::slots::detail {
+namespace sk::core {
 namespace {
-
-constexpr std::uint32_t kSpinSteps = 12;                 // ~127 pauses, then a few yields
-constexpr std::chrono::milliseconds kParkSlice{2};       // liveness re-checked this often
 
 std::uint32_t lowest(std::uint64_t mask) noexcept { return static_cast<std::uint32_t>(std::countr_zero(mask)); }
 
@@ -37,23 +32,31 @@ void flip_to_target(FieldHeader& h) noexcept {
   if (h.seq.load(std::memory_order_relaxed) != t) h.seq.store(t, std::memory_order_release);
 }
 
+std::uint64_t self_of(const FieldOwners& owners) {
+  const std::uint64_t self = owners.self != nullptr ? owners.self() : 0;
+  if (self == 0)
+    throw SeqlockError("FieldSeqlock: a writer needs a non-zero owner id; pass FieldOwners whose self() names "
+                       "the caller (0 is reserved for 'no writer')");
+  return self;
+}
+
 }  // namespace
 
 void FieldTable::lock(std::uint64_t mask) const {
-  const std::uint64_t self = alloc::self_owner().pack();
+  const std::uint64_t self = self_of(owners_);
   const std::uint32_t leader = lowest(mask);
   for (std::uint64_t m = mask; m != 0; m &= m - 1) lock_one(lowest(m), leader, mask, self);
   // SYNC POINT: release fence between taking the locks and storing into the
-  // unpublished copies; pairs with the acquire fence of read_snapshot(): a
-  // reader that copied any word we store next re-reads a newer seq. (The
-  // lock CAS acquired the previous holder's publish, so our view of seq is
-  // current.) Without it a reader could accept a copy we are overwriting.
-  core::fence(std::memory_order_release);
+  // unpublished copies; pairs with the acquire fence of the reader: a reader
+  // that copied any word we store next re-reads a newer seq. (The lock CAS
+  // acquired the previous holder's publish, so our view of seq is current.)
+  // Without it a reader could accept a copy we are overwriting.
+  fence(std::memory_order_release);
 }
 
 void FieldTable::lock_one(std::size_t i, std::uint32_t leader, std::uint64_t mask, std::uint64_t self) const {
   FieldHeader& h = at(i);
-  core::Backoff backoff;
+  Backoff backoff;
   for (;;) {
     std::uint64_t cur = h.lock.load(std::memory_order_relaxed);
     if (cur == 0) {
@@ -67,9 +70,8 @@ void FieldTable::lock_one(std::size_t i, std::uint32_t leader, std::uint64_t mas
       backoff.pause();
       continue;
     }
-    const bool moved =
-        h.wait.wait_for([&] { return h.lock.load(std::memory_order_relaxed) != cur; }, kParkSlice, 0);
-    if (!moved && !alloc::is_alive(alloc::OwnerId::unpack(cur))) recover(i, cur, self);
+    const bool moved = h.wait.wait_for([&] { return h.lock.load(std::memory_order_relaxed) != cur; }, kParkSlice, 0);
+    if (!moved && dead(cur)) recover(i, cur, self);
   }
   // Recorded right after taking the lock: recovery reads them only once the
   // holder is dead (every store of a dead process is visible by then).
@@ -88,11 +90,11 @@ void FieldTable::publish_and_unlock(std::uint64_t mask) const noexcept {
   // 1. Without the order a recoverer could flip to half-written copies.
   at(leader).commit.store(1, std::memory_order_release);
   std::size_t flipped = 0;
-  if (publish_hook != nullptr) publish_hook(flipped);
+  if (detail::field_publish_hook != nullptr) detail::field_publish_hook(flipped);
   for (std::uint64_t m = mask; m != 0; m &= m - 1) mark_publishing(at(lowest(m)));
   for (std::uint64_t m = mask; m != 0; m &= m - 1) {
     flip_to_target(at(lowest(m)));
-    if (publish_hook != nullptr) publish_hook(++flipped);
+    if (detail::field_publish_hook != nullptr) detail::field_publish_hook(++flipped);
   }
   // SYNC POINT: release keeps the flips before "no longer committing"; a
   // recoverer seeing 0 does nothing, which is right only once all flipped.
@@ -112,7 +114,7 @@ void FieldTable::unlock(std::uint64_t mask) const noexcept {
 
 void FieldTable::release(std::size_t i) const noexcept {
   FieldHeader& h = at(i);
-  h.leader.store(kNoLeader, std::memory_order_relaxed);
+  h.leader.store(kNoFieldLeader, std::memory_order_relaxed);
   h.mask.store(0, std::memory_order_relaxed);
   // SYNC POINT: release pairs with the next holder's lock CAS (acquire):
   // hands over the published seq and copies. Without it the next writer
@@ -123,16 +125,18 @@ void FieldTable::release(std::size_t i) const noexcept {
 
 void FieldTable::repair_if_dead(std::size_t i) const {
   const std::uint64_t holder = at(i).lock.load(std::memory_order_relaxed);
-  if (holder != 0 && !alloc::is_alive(alloc::OwnerId::unpack(holder)))
-    recover(i, holder, alloc::self_owner().pack());
+  if (holder != 0 && dead(holder)) recover(i, holder, self_of(owners_));
 }
 
-// Field i is held by `dead`, which is_alive() reported gone.
+// Field i is held by `dead`, which owner_dead reported gone.
 void FieldTable::recover(std::size_t i, std::uint64_t dead, std::uint64_t self) const {
   FieldHeader& h = at(i);
+  // SYNC POINT: acquire pairs with the dead holder's lock CAS (and a
+  // previous repairer's release): its leader record below is visible.
+  // Without it we could read a stale leader and free the wrong call.
   if (h.lock.load(std::memory_order_acquire) != dead) return;  // someone repaired it already
   const std::uint32_t leader = h.leader.load(std::memory_order_relaxed);
-  if (leader == kNoLeader || leader >= count_ || leader > i) {
+  if (leader == kNoFieldLeader || leader >= count_ || leader > i) {
     // The holder died before recording its call (right after the lock CAS):
     // it had not committed (the commit comes after every lock), so freeing
     // the field discards nothing.
@@ -160,14 +164,19 @@ void FieldTable::recover(std::size_t i, std::uint64_t dead, std::uint64_t self) 
 void FieldTable::recover_call(std::uint32_t leader, std::uint64_t dead, std::uint64_t self) const {
   FieldHeader& l = at(leader);
   const std::uint64_t mask = l.mask.load(std::memory_order_relaxed);
+  // SYNC POINT: acquire pairs with the dead holder's release of the commit
+  // flag: if we see 1, every copy and target it wrote is visible to the
+  // flips below. Without it we could roll forward to half-written copies.
   const bool committed = l.commit.load(std::memory_order_acquire) != 0;
   for (std::uint64_t m = mask & ~(std::uint64_t{1} << leader); m != 0; m &= m - 1) {
     const std::uint32_t i = lowest(m);
     if (i >= count_) break;
     FieldHeader& g = at(i);
     const std::uint32_t its_leader = g.leader.load(std::memory_order_relaxed);
-    if (its_leader != leader && its_leader != kNoLeader) continue;  // another call's field (another thread of dead)
+    if (its_leader != leader && its_leader != kNoFieldLeader) continue;  // another call's field (another thread of dead)
     std::uint64_t expected = dead;
+    // SYNC POINT: acq_rel: we take field i over from the dead holder (its
+    // copy and target become ours to flip) and hand it on by release().
     if (!g.lock.compare_exchange_strong(expected, self, std::memory_order_acq_rel, std::memory_order_relaxed))
       continue;  // not (or no longer) held by the dead call
     if (committed && its_leader == leader) flip_to_target(g);
@@ -178,4 +187,4 @@ void FieldTable::recover_call(std::uint32_t leader, std::uint64_t dead, std::uin
   release(leader);
 }
 
-}  // namespace sk::slots::detail
+}  // namespace sk::core
