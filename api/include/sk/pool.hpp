@@ -58,6 +58,7 @@
 #include <sk/pool_engine.hpp>
 #include <sk/pool_errors.hpp>
 #include <sk/pool_process.hpp>
+#include <sk/pool_progress.hpp>
 #include <sk/task.hpp>
 
 namespace sk {
@@ -67,14 +68,6 @@ struct persistent_t {
 };
 // Tag for sk::Pool(workers, sk::persistent).
 inline constexpr persistent_t persistent{};
-
-// Ready-made progress callback: a one-line bar on stderr, e.g.
-//   [##########..........]  500/1000  1234.5 items/s  ETA 0.4 s
-struct ProgressBar {
-  int width = 30;
-  void operator()(const PoolProgress& p) const;
-};
-inline constexpr ProgressBar progress_bar{};
 
 namespace pool_detail {
 
