@@ -93,7 +93,8 @@ class Object {
 
   // A snapshot of the committed value. Throws DecodeError only if the arena
   // memory was corrupted by something else.
-  T load() const {
+  // const: `share->m.load().push_back(x)` would change a copy, so it does not compile (use update(fn)).
+  const T load() const {
     std::vector<std::byte> buf;
     if (!read_committed(buf)) return T{};
     return ser::decode_payload<T>(buf);

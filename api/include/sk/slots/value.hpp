@@ -59,7 +59,8 @@ class Value {
   Value(const Value&) = delete;
   Value& operator=(const Value&) = delete;
 
-  T load() const noexcept { return lock_.load(); }
+  // const: `share->v.load().x = 1` would change a copy, so it does not compile (use update/store).
+  const T load() const noexcept { return lock_.load(); }
   operator T() const noexcept { return load(); }  // NOLINT: reads like the plain variable
   // One attempt; false if two writers overtook the copy (then retry or use load()).
   bool try_load(T& out) const noexcept { return lock_.try_load(out); }
