@@ -49,8 +49,12 @@
 
 namespace sk {
 
-template <slots::ShareSchema State>
+template <class State>
 class Share {
+  static_assert(slots::ShareSchema<State>,
+                "sk::Share<State>: State has no SK_SHARE line. Write SK_SHARE(State, member, ...) after the struct, "
+                "in its namespace, listing every member (it gives the names and the layout that shared memory needs)");
+
  public:
   static constexpr std::size_t kDefaultCapacity = std::size_t{16} << 20;  // 16 MiB
 

@@ -40,8 +40,11 @@ inline std::uint32_t self_tag() { return alloc::self_owner().compact(); }
 }  // namespace slots
 
 template <class T>
-  requires std::is_trivially_copyable_v<T>
 class Value {
+  static_assert(std::is_trivially_copyable_v<T>,
+                "sk::Value<T> needs a trivially copyable T (its bytes are copied under a seqlock); "
+                "use sk::Object for non-trivially-copyable types (std::string, std::vector, structs holding them)");
+
  public:
   static constexpr std::string_view kind = "Value";
   // Folded into the Share layout hash (reflect.hpp): the field names and field
