@@ -1,3 +1,4 @@
+cmake_minimum_required(VERSION 3.25)  # policies for this script
 # A program that must NOT compile, and must say why in its first error line.
 # The source's `// expect: <regex>` line (CMake regex) is what that first
 # "error:" line of the compiler's output has to match, so a test passes only

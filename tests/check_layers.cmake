@@ -1,13 +1,25 @@
+cmake_minimum_required(VERSION 3.25)  # policies for this script (IN_LIST)
 # Fails if a header or source in a layer includes a header of a layer above it.
-# Order (lowest first): core, alloc, ipc, api.
+# Order (lowest first): core, alloc, ipc, api; then the optional components
+# (components/<name>/), which may include any layer and which no layer may
+# include (a consumer without the component must still compile the library).
 set(order core alloc ipc api)
 set(bad "")
+file(GLOB_RECURSE component_headers RELATIVE ${ROOT}/components ${ROOT}/components/*/include/sk/*.hpp)
+set(component_includes "")
+foreach(h ${component_headers})
+  string(REGEX REPLACE "^[^/]+/include/" "" h "${h}")
+  list(APPEND component_includes "#include <${h}>")
+endforeach()
 foreach(layer ${order})
   list(FIND order ${layer} idx)
   file(GLOB_RECURSE files ${ROOT}/${layer}/*.hpp ${ROOT}/${layer}/*.cpp)
   foreach(f ${files})
     file(STRINGS ${f} lines REGEX "^#include <sk/")
     foreach(l ${lines})
+      if(l IN_LIST component_includes)
+        list(APPEND bad "${f}: ${l} (an optional component)")
+      endif()
       foreach(other ${order})
         list(FIND order ${other} oidx)
         if(oidx GREATER idx)
