@@ -11,7 +11,10 @@
 #   - a file that resolves into the source tree but into no layer (tests/,
 #     bench/, ...) is a violation too: the library must not depend on them;
 #   - <x> that resolves nowhere is a system or third-party header (ignored),
-#     except a path under sk/, which must exist.
+#     except a path under sk/, which must exist;
+#   - the optional components (components/<name>/) may include any layer, but
+#     no layer may include a component (a consumer without the component must
+#     still compile the library): such an include is a violation.
 #
 #   cmake -DROOT=<source dir> -P check_layers.cmake
 set(order core alloc ipc api)
@@ -58,6 +61,13 @@ foreach(layer ${order})
             get_filename_component(target ${ROOT}/${l2}/include/${inc} ABSOLUTE)
           endif()
         endforeach()
+      endif()
+      if(target STREQUAL "")
+        file(GLOB component_hits ${ROOT}/components/*/include/${inc})
+        if(component_hits)
+          list(APPEND bad "${frel}: ${l} (an optional component: no layer may include one)")
+          continue()
+        endif()
       endif()
       if(target STREQUAL "")
         if(inc MATCHES "^sk/")

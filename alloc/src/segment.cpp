@@ -192,7 +192,7 @@ Segment Segment::open_file(const std::string& path) {
   if (fd < 0) {
     const int e = errno;
     if (e == ENOENT)
-      throw SegmentError("no shared segment " + path + ": create it first with Arena::create (or check the name)");
+      throw SegmentNotFound(path, "no shared segment " + path + ": create it first with Arena::create (or check the name)");
     if (e == ELOOP)
       throw BadSegment("refusing to open " + path + ": it is a symbolic link, not a segment; remove it");
     // Fault found by tests/unit/permissions_procs.cpp: another user's segment

@@ -1,5 +1,7 @@
 #include <cstdlib>
 #include <mutex>
+#include <set>
+#include <string>
 #include <vector>
 
 #include <sk/autoreconnect.hpp>
@@ -11,7 +13,35 @@ std::mutex g_mu;  // guards the registry against threads of one process
 detail::LiveNode g_head;  // sentinel
 Autoreconnect g_default;
 
+// Type names of the program's Live<T>s; filled during static initialisation
+// (so a function-local static: no order problem with other globals).
+struct KnownTypes {
+  std::mutex mu;
+  std::set<std::string, std::less<>> names;
+};
+KnownTypes& known_types() {
+  static KnownTypes k;
+  return k;
+}
+
 }  // namespace
+
+void Autoreconnect::check_keys() const {
+  KnownTypes& k = known_types();
+  std::lock_guard lk(k.mu);
+  for (const auto& [type, members] : by_type_) {
+    if (k.names.contains(type)) continue;
+    std::string known;
+    for (const std::string& n : k.names) known += (known.empty() ? "\"" : ", \"") + n + "\"";
+    throw AutoreconnectKeyError(
+        "autoreconnect: the declaration names the type \"" + type +
+        "\", which is no connection type of this program, so its credentials would never be used. The known keys "
+        "are the reconnect_traits<T>::type_name of each T held in an sk::Live<T>: " +
+        (known.empty() ? std::string("none (this program has no sk::Live<T>)") : known) +
+        ". Use one of them (the C++ type name, e.g. \"sk::pg::Connection\" for the original's "
+        "\"psycopg2.Connection\")");
+  }
+}
 
 std::string Secret::resolve() const {
   if (!from_env_) return value_;
@@ -33,6 +63,13 @@ std::optional<std::string> Autoreconnect::password_for(std::string_view type, st
 }
 
 namespace detail {
+
+bool register_type(std::string_view type_name) {
+  KnownTypes& k = known_types();
+  std::lock_guard lk(k.mu);
+  k.names.emplace(type_name);
+  return true;
+}
 
 void link(LiveNode* n) noexcept {
   std::lock_guard lk(g_mu);
@@ -66,10 +103,14 @@ void reconnect_node(LiveNode* n, const Autoreconnect& auth) {
 
 }  // namespace detail
 
-void set_default_autoreconnect(Autoreconnect auth) { g_default = std::move(auth); }
+void set_default_autoreconnect(Autoreconnect auth) {
+  auth.check_keys();
+  g_default = std::move(auth);
+}
 const Autoreconnect& default_autoreconnect() noexcept { return g_default; }
 
 std::size_t reconnect_inherited(const Autoreconnect& auth) {
+  auth.check_keys();
   std::vector<detail::LiveNode*> todo;
   {
     std::lock_guard lk(g_mu);

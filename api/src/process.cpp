@@ -11,6 +11,7 @@ ipc::ProcessSpec ProcessBase::make_spec() const {
     throw ProcessConfigError("Skprocess config.lives is 0; it counts total attempts, so use 1 (no retry) or more");
   if (config.join_in && config.join_in->count() < 0)
     throw ProcessConfigError("Skprocess config.join_in is negative; use a duration >= 0 or leave it unset");
+  if (config.autoreconnect) config.autoreconnect->check_keys();  // in the parent: fails before any fork
   s.runs = config.runs;
   s.join_in = config.join_in;
   s.lives = config.lives;

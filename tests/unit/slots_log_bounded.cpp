@@ -7,14 +7,14 @@
 
 #include <chrono>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include <sk/alloc/errors.hpp>
 #include <sk/share.hpp>
 #include <sk/slots/log.hpp>
+
+#include "stderr_capture.hpp"
 
 namespace {
 
@@ -160,42 +160,7 @@ TEST(LogBounded, ring_that_does_not_fit_is_arena_full_at_the_first_record_with_a
   EXPECT_EQ(small->log.messages(), std::vector<std::string>{"fits"});
 }
 
-// Redirects fd 2 to a file for the lifetime of the object.
-class CaptureStderr {
- public:
-  CaptureStderr() : path_("/tmp/sk-log-stderr-" + std::to_string(::getpid()) + ".txt") {
-    std::fflush(stderr);
-    saved_ = ::dup(2);
-    const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    ::dup2(fd, 2);
-    ::close(fd);
-  }
-  ~CaptureStderr() { restore(); }
-  // Restores fd 2 and returns what was written to it meanwhile.
-  std::string text() {
-    restore();
-    std::ifstream f(path_);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-  }
-
- private:
-  void restore() {
-    if (saved_ < 0) return;
-    std::fflush(stderr);
-    ::dup2(saved_, 2);
-    ::close(saved_);
-    saved_ = -1;
-  }
-  struct Remove {
-    std::string& path;
-    ~Remove() { std::remove(path.c_str()); }
-  };
-  std::string path_;
-  Remove remove_{path_};  // after the destructor's restore()
-  int saved_ = -1;
-};
+using sktest::CaptureStderr;
 
 TEST(LogBounded, default_level_is_info_debug_reaches_neither_stderr_nor_records) {
   sk::Share<State> s;

@@ -31,6 +31,14 @@ class ReconnectError : public Error {
   using Error::Error;
 };
 
+// An autoreconnect declaration names a type that no sk::Live<T> of this
+// program holds (say the Python spelling "psycopg2.Connection"): its
+// credentials would silently never be used.
+class AutoreconnectKeyError : public ReconnectError {
+ public:
+  using ReconnectError::ReconnectError;
+};
+
 // Where a password comes from: a literal, or an environment variable read in
 // the process that reconnects (so the secret never sits in the worker object).
 class Secret {
@@ -66,6 +74,11 @@ class Autoreconnect {
   // The password for member `member` of type `type`: the member's override,
   // else the type's "*", else nullopt (connect without a password).
   std::optional<std::string> password_for(std::string_view type, std::string_view member) const;
+  // Throws AutoreconnectKeyError, listing the known keys, if a key is not the
+  // reconnect_traits<T>::type_name of a T that this program uses in an
+  // sk::Live<T>. Called by reconnect_inherited, set_default_autoreconnect and
+  // Skprocess::start (in the parent, before anything forks).
+  void check_keys() const;
 
  private:
   std::map<std::string, PerMember, std::less<>> by_type_;
@@ -104,6 +117,9 @@ struct LiveNode {
   bool (*healthy_fn)(const void* self) = nullptr;  // nullptr: always healthy
   bool needs_reconnect() const noexcept { return owner != ::getpid() || (healthy_fn && !healthy_fn(self)); }
 };
+// The type names of every sk::Live<T> of the program (registered during
+// static initialisation, see Live::kRegistered): the keys a declaration may use.
+bool register_type(std::string_view type_name);
 void link(LiveNode* n) noexcept;
 void unlink(LiveNode* n) noexcept;
 void reconnect_node(LiveNode* n, const Autoreconnect& auth);  // wraps failures in ReconnectError
@@ -127,6 +143,7 @@ template <Reconnectable T>
 class Live {
  public:
   Live(std::string member, T value) : value_(std::move(value)) {
+    static_cast<void>(kRegistered);
     node_.member = std::move(member);
     node_.owner = ::getpid();
     node_.type_name = reconnect_traits<T>::type_name;
@@ -156,6 +173,8 @@ class Live {
   const std::string& member() const noexcept { return node_.member; }
 
  private:
+  // Instantiated with the constructor, so the type is known from program start.
+  static inline const bool kRegistered = detail::register_type(reconnect_traits<T>::type_name);
   static void thunk(void* self, const std::optional<std::string>& pw) {
     reconnect_traits<T>::reconnect(static_cast<Live*>(self)->value_, pw);
   }

@@ -65,6 +65,7 @@
 #include <sk/ipc/serialize.hpp>
 #include <sk/pool_errors.hpp>
 #include <sk/pool_process.hpp>
+#include <sk/pool_progress.hpp>
 #include <sk/task.hpp>
 
 namespace sk {
@@ -75,23 +76,32 @@ struct persistent_t {
 // Tag for sk::Pool(workers, sk::persistent).
 inline constexpr persistent_t persistent{};
 
-// Ready-made progress callback: a one-line bar on stderr, e.g.
-//   [##########..........]  500/1000  1234.5 items/s  ETA 0.4 s
-struct ProgressBar {
-  int width = 30;
-  void operator()(const PoolProgress& p) const;
-};
-inline constexpr ProgressBar progress_bar{};
-
 namespace pool_detail {
 
+// Whether f takes the elements of the tuple-like item as its arguments.
+template <class F, class T>
+constexpr bool applicable() {
+  return []<std::size_t... I>(std::index_sequence<I...>) {
+    return std::is_invocable_v<F, decltype(std::get<I>(std::declval<T>()))...>;
+  }(std::make_index_sequence<std::tuple_size_v<std::remove_cvref_t<T>>>{});
+}
+
 // Calls f with the item, unpacked into arguments in star mode when tuple-like.
+// A callable that cannot take the item fails here, with one line that says
+// what to change (and no second error from inside std::invoke / std::apply).
 template <bool Star, class F, class T>
 decltype(auto) call(F& f, T&& item) {
   if constexpr (Star && TupleLike<T>) {
-    return std::apply(f, std::forward<T>(item));
+    static_assert(applicable<F&, T>(),
+                  "sk::Pool star(): the callable cannot be called with the item's elements as its arguments; give "
+                  "it one parameter per element, in order (or drop .star() to pass each item whole)");
+    if constexpr (applicable<F&, T>()) return std::apply(f, std::forward<T>(item));
   } else {
-    return std::invoke(f, std::forward<T>(item));
+    static_assert(std::is_invocable_v<F&, T>,
+                  "sk::Pool::map: the callable cannot be called with one item as its only argument; give it one "
+                  "parameter that takes the item type (or use pool.star().map to unpack tuple-like items into "
+                  "several parameters)");
+    if constexpr (std::is_invocable_v<F&, T>) return std::invoke(f, std::forward<T>(item));
   }
 }
 

@@ -40,6 +40,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -53,8 +54,39 @@
 
 namespace sk {
 
+// One hook's time limit: unset (no limit), any std::chrono duration, or
+// seconds as a number, as in the original:
+//   config.timeouts.run = 30s;  = 1500us;  = 30.0;  = 0.25;  = std::nullopt;
+// Kept in whole milliseconds, rounded up, so a limit is never shorter than
+// asked (1500us is 2 ms). start() refuses a limit that is not positive.
+class HookTimeout : public std::optional<std::chrono::milliseconds> {
+ public:
+  HookTimeout() = default;
+  HookTimeout(std::nullopt_t) noexcept {}  // NOLINT: implicit, like std::optional
+  template <class Rep, class Period>
+  HookTimeout(std::chrono::duration<Rep, Period> d)  // NOLINT: implicit: `= 30s`
+      : std::optional<std::chrono::milliseconds>(to_ms(d)) {}
+  template <class Seconds>
+    requires(std::is_arithmetic_v<Seconds> && !std::is_same_v<Seconds, bool>)
+  HookTimeout(Seconds s)  // NOLINT: implicit: `= 30.0` means 30 seconds
+      : HookTimeout(std::chrono::duration<double>(static_cast<double>(s))) {}
+
+ private:
+  template <class Rep, class Period>
+  static std::chrono::milliseconds to_ms(std::chrono::duration<Rep, Period> d) {
+    if constexpr (std::is_floating_point_v<Rep>) {
+      const double ms = std::chrono::duration<double, std::milli>(d).count();
+      if (!(ms > -1e15 && ms < 1e15))
+        throw ProcessConfigError("Skprocess config.timeouts: " + std::to_string(ms / 1000) +
+                                 " s is not a usable time limit; give a finite number of seconds (or a duration), "
+                                 "or leave it unset for no limit");
+    }
+    return std::chrono::ceil<std::chrono::milliseconds>(d);
+  }
+};
+
 struct ProcessTimeouts {
-  std::optional<std::chrono::milliseconds> prerun, run, postrun, onfinish, result, error;
+  HookTimeout prerun{}, run{}, postrun{}, onfinish{}, result{}, error{};
 };
 
 struct ProcessConfig {

@@ -49,8 +49,12 @@
 
 namespace sk {
 
-template <slots::ShareSchema State>
+template <class State>
 class Share {
+  static_assert(slots::ShareSchema<State>,
+                "sk::Share<State>: State has no SK_SHARE line. Write SK_SHARE(State, member, ...) after the struct, "
+                "in its namespace, listing every member (it gives the names and the layout that shared memory needs)");
+
  public:
   static constexpr std::size_t kDefaultCapacity = std::size_t{16} << 20;  // 16 MiB
 
@@ -69,7 +73,7 @@ class Share {
   // Throws sk::alloc::LayoutMismatch (naming both layouts) if it was created
   // with another State, sk::alloc::SegmentError if there is none.
   static Share open(std::string_view name, std::chrono::milliseconds init_timeout = std::chrono::seconds(5)) {
-    alloc::Arena arena = alloc::Arena::open(name, layout(), init_timeout);
+    alloc::Arena arena = open_arena(name, init_timeout);
     const alloc::Offset root = arena.root();
     if (root == alloc::kNullOffset)
       throw alloc::BadSegment("segment '" + std::string(name) +
@@ -140,6 +144,20 @@ class Share {
   };
 
   explicit Share(std::shared_ptr<Control> ctl) noexcept : ctl_(std::move(ctl)) {}
+
+  // Arena::open, with a missing segment reported in this API's words: the
+  // user called Share<State>::open, so the fix is Share<State>::create.
+  static alloc::Arena open_arena(std::string_view name, std::chrono::milliseconds init_timeout) {
+    try {
+      return alloc::Arena::open(name, layout(), init_timeout);
+    } catch (const alloc::SegmentNotFound& e) {
+      const std::string call = "sk::Share<" + std::string(slots::members_of<State>.state_name) + ">::";
+      const std::string quoted = "(\"" + std::string(name) + "\")";
+      throw alloc::SegmentNotFound(e.path(), call + "open" + quoted + ": no shared segment " + e.path() +
+                                                 ": create it first with " + call + "create" + quoted +
+                                                 " (in this or another program), or check the name");
+    }
+  }
 
   // Arena init: State built inside a ConstructionScope (create_object), so
   // slots can record their own offsets, then published as the arena root.

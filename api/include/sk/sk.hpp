@@ -1,10 +1,10 @@
 #pragma once
-// The whole public surface of suitkaise-cpp in one include.
+// The whole public surface of suitkaise-cpp in one include (the optional
+// components are included on their own: <sk/pg.hpp> with suitkaise::pg).
 #include <sk/autoreconnect.hpp>
 #include <sk/circuit.hpp>
 #include <sk/modifiers.hpp>
 #include <sk/path.hpp>
-#include <sk/pg.hpp>
 #include <sk/pipe.hpp>
 #include <sk/pool.hpp>
 #include <sk/process.hpp>

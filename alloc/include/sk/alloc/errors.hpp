@@ -7,8 +7,12 @@
 //       ├── ArenaFull         allocate() found no space
 //       ├── OwnerRegistryError  the owner registry (owner.hpp) cannot be opened or is full
 //       └── SegmentError      create/open/unlink failed (exists, permission, ENOSPC, not found)
+//           ├── SegmentNotFound  open found no segment of that name (path())
 //           └── BadSegment    not ours / wrong version / truncated / creator died during init
 //               └── LayoutMismatch   the segment holds another layout (names both)
+#include <string>
+#include <utility>
+
 #include <sk/core/error.hpp>
 
 namespace sk::alloc {
@@ -31,6 +35,17 @@ class OwnerRegistryError : public ArenaError {
 class SegmentError : public ArenaError {
  public:
   using ArenaError::ArenaError;
+};
+
+// open() found no segment of that name. The typed layers above (sk::Share)
+// catch it to name their own create call in the message.
+class SegmentNotFound : public SegmentError {
+ public:
+  SegmentNotFound(std::string path, const std::string& message) : SegmentError(message), path_(std::move(path)) {}
+  const std::string& path() const noexcept { return path_; }
+
+ private:
+  std::string path_;
 };
 
 class BadSegment : public SegmentError {

@@ -64,6 +64,7 @@
 #include <sk/ipc/serialize.hpp>
 #include <sk/share_errors.hpp>
 #include <sk/slots/arena_block.hpp>
+#include <sk/slots/list_element.hpp>
 
 namespace sk {
 
@@ -178,7 +179,8 @@ class List {
                                 " element(s)");
     }
   }
-  T operator[](std::size_t i) const { return at(i); }
+  // A read-only copy: `list[i] = x` does not compile (it would change nothing).
+  ListElement<T> operator[](std::size_t i) const { return ListElement<T>(at(i)); }
 
   // Copy of the published prefix, in order.
   std::vector<T> snapshot() const {

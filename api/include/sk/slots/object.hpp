@@ -65,8 +65,13 @@ struct BlockRef {
 static_assert(std::is_trivially_copyable_v<BlockRef> && sizeof(BlockRef) == 16);
 }  // namespace slots
 
-template <ser::Serializable T>
+template <class T>
 class Object {
+  static_assert(ser::Serializable<T>,
+                "sk::Object<T>: T cannot be serialized by sk::ser. For your own struct add SK_FIELDS(member, ...) "
+                "inside its body, listing every field (standard containers, strings, optional, variant and "
+                "trivially copyable types need nothing); see docs/serialization.md");
+
  public:
   static constexpr std::string_view kind = "Object";
   // Folded into the Share layout hash: T's SK_FIELDS signature (see sk::Value).
@@ -93,7 +98,8 @@ class Object {
 
   // A snapshot of the committed value. Throws DecodeError only if the arena
   // memory was corrupted by something else.
-  T load() const {
+  // const: `share->m.load().push_back(x)` would change a copy, so it does not compile (use update(fn)).
+  const T load() const {
     std::vector<std::byte> buf;
     if (!read_committed(buf)) return T{};
     return ser::decode_payload<T>(buf);

@@ -42,8 +42,11 @@ inline std::uint32_t self_tag() { return alloc::self_owner().compact(); }
 }  // namespace slots
 
 template <class T>
-  requires std::is_trivially_copyable_v<T>
 class Value {
+  static_assert(std::is_trivially_copyable_v<T>,
+                "sk::Value<T> needs a trivially copyable T (its bytes are copied under a seqlock); "
+                "use sk::Object for non-trivially-copyable types (std::string, std::vector, structs holding them)");
+
  public:
   static constexpr std::string_view kind = "Value";
   // Folded into the Share layout hash (reflect.hpp): the field names and field
@@ -61,7 +64,8 @@ class Value {
   Value(const Value&) = delete;
   Value& operator=(const Value&) = delete;
 
-  T load() const noexcept { return lock_.load(); }
+  // const: `share->v.load().x = 1` would change a copy, so it does not compile (use update/store).
+  const T load() const noexcept { return lock_.load(); }
   operator T() const noexcept { return load(); }  // NOLINT: reads like the plain variable
   // One attempt; false if two writers overtook the copy (then retry or use load()).
   bool try_load(T& out) const noexcept { return lock_.try_load(out); }
