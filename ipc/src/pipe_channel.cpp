@@ -3,7 +3,6 @@
 #include <cstring>
 #include <new>
 #include <string>
-#include <thread>
 
 #include <sk/alloc/block_allocator.hpp>
 #include <sk/alloc/header.hpp>
@@ -225,6 +224,21 @@ void PipeEnd::throw_too_large(std::size_t n) const {
                         n, max_message());
 }
 
+void PipeEnd::throw_arena_full(std::size_t n) const {
+  const bool duplex = in_ != nullptr && out_ != in_;
+  throw alloc::ArenaFull(
+      "sk::Pipe: no block of " + std::to_string(n) + " bytes fits in this pipe's arena (" +
+      std::to_string(arena_.capacity()) + " bytes, " + std::to_string(arena_.used()) +
+      " in use, largest free block " + std::to_string(arena_.largest_free()) +
+      " bytes) and no message this " + role_name(role_) + " sent is in flight, so no receiver will free any: " +
+      "the memory is held by this end's unsent loans" +
+      (duplex ? std::string(" or by ") + std::to_string(in_->unreleased_bytes()) +
+                    " bytes of messages to this end that it has not received yet"
+              : std::string()) +
+      ". Send or drop the loans" + (duplex ? ", receive what is waiting" : "") +
+      ", or create the pair with a larger PipeOptions::arena_bytes");
+}
+
 template <class Ready, class Wait>
 bool PipeEnd::wait_loop(Ready&& ready, Wait&& wait, Deadline deadline, const char* while_doing) {
   for (bool waited = false;; waited = true) {
@@ -246,61 +260,118 @@ bool PipeEnd::wait_loop(Ready&& ready, Wait&& wait, Deadline deadline, const cha
 }
 
 bool PipeEnd::push_record(std::span<const std::byte> bytes, std::uint32_t flags, Deadline deadline) {
-  std::span<std::byte> room;
-  auto ready = [&] { return (room = out_->try_reserve(bytes.size(), flags)).data() != nullptr; };
-  auto wait = [&](std::chrono::nanoseconds s) { (void)out_->wait_writable(bytes.size(), s); };
-  if (!wait_loop(ready, wait, deadline, "sending")) return false;
+  std::span<std::byte> room = reserve_record(bytes.size(), flags, deadline);
+  if (room.data() == nullptr) return false;
   if (!bytes.empty()) std::memcpy(room.data(), bytes.data(), bytes.size());
   out_->commit(bytes.size());
   return true;
 }
 
-bool PipeEnd::send_bytes(std::span<const std::byte> bytes, std::uint32_t flags, Deadline deadline) {
+std::span<std::byte> PipeEnd::reserve_record(std::size_t n, std::uint32_t flags, Deadline deadline) {
+  std::span<std::byte> room;
+  auto ready = [&] { return (room = out_->try_reserve(n, flags)).data() != nullptr; };
+  auto wait = [&](std::chrono::nanoseconds s) { (void)out_->wait_writable(n, s); };
+  if (!wait_loop(ready, wait, deadline, "sending")) return {};
+  return room;
+}
+
+std::span<std::byte> PipeEnd::begin_send(std::size_t n, std::uint32_t flags, Deadline deadline) {
   check_open();
   claim();
+  abandon_send();
   if (peer_closed_flag()) throw_peer_closed("sending");
-  if (bytes.size() <= blk_->inline_max) return push_record(bytes, flags & ~kFlagBlock, deadline);
-  const Offset off = allocate_block(bytes.size(), deadline);
-  if (off == 0) return false;
-  std::memcpy(block_data(off), bytes.data(), bytes.size());
-  try {
-    if (send_block(off, bytes.size(), flags, deadline)) return true;
-  } catch (...) {
-    free_block(off, bytes.size());
-    throw;
+  if (n <= blk_->inline_max) {
+    std::span<std::byte> room = reserve_record(n, flags & ~kFlagBlock, deadline);
+    if (room.data() != nullptr) {
+      pending_ = Pending::inline_record;
+      pending_bytes_ = n;
+    }
+    return room;
   }
-  free_block(off, bytes.size());
-  return false;
+  const Offset off = allocate_block(n, deadline);
+  if (off == 0) return {};
+  pending_ = Pending::block;
+  pending_block_ = off;
+  pending_bytes_ = n;
+  pending_flags_ = flags;
+  return {block_data(off), n};
+}
+
+bool PipeEnd::commit_send(Deadline deadline) {
+  switch (std::exchange(pending_, Pending::none)) {
+    case Pending::inline_record:
+      out_->commit(pending_bytes_);
+      return true;
+    case Pending::block: {
+      const Offset off = std::exchange(pending_block_, 0);
+      try {
+        if (send_block(off, pending_bytes_, pending_flags_, deadline)) return true;
+      } catch (...) {
+        free_block(off, pending_bytes_);
+        throw;
+      }
+      free_block(off, pending_bytes_);
+      return false;
+    }
+    case Pending::none:
+      break;
+  }
+  throw PipeEndpointError("sk::Pipe: commit_send without a successful begin_send");
+}
+
+void PipeEnd::abandon_send() noexcept {
+  // An uncommitted ring reservation is simply overwritten by the next one.
+  if (pending_ == Pending::block) free_block(pending_block_, pending_bytes_);
+  pending_ = Pending::none;
+  pending_block_ = 0;
+}
+
+bool PipeEnd::send_bytes(std::span<const std::byte> bytes, std::uint32_t flags, Deadline deadline) {
+  std::span<std::byte> room = begin_send(bytes.size(), flags, deadline);
+  if (room.data() == nullptr) return false;
+  if (!bytes.empty()) std::memcpy(room.data(), bytes.data(), bytes.size());
+  return commit_send(deadline);
+}
+
+alloc::Offset PipeEnd::try_allocate(std::size_t n) {
+  try {
+    return arena_.allocate(block_bytes(n), kBlockAlign);
+  } catch (const alloc::ArenaFull&) {
+    return 0;
+  }
 }
 
 alloc::Offset PipeEnd::allocate_block(std::size_t n, Deadline deadline) {
   check_open();
   claim();
   if (n > max_message()) throw_too_large(n);
-  const std::size_t size = block_bytes(n);
   Offset off = 0;
+  auto got = [&] { return off != 0 || (off = try_allocate(n)) != 0; };
   auto ready = [&] {
-    try {
-      off = arena_.allocate(size, kBlockAlign);
-      return true;
-    } catch (const alloc::ArenaFull&) {
-      // Space comes back only when the receiver consumes what is in flight;
-      // with nothing in flight, waiting cannot help.
-      if (out_->unreleased_bytes() == 0) throw;
-      return false;
-    }
+    if (got()) return true;
+    // SYNC POINT (via unreleased_bytes' acquire of head): the receiver frees
+    // a block before it releases the ring record that carried it, so with
+    // nothing of ours in flight every block we sent is back in the arena.
+    if (out_->unreleased_bytes() != 0) return false;  // the receiver will free some: wait
+    if (got()) return true;                           // it did, just now
+    throw_arena_full(n);
   };
-  // The receiver's release wakes the ring's space wait point, but that
-  // predicate ("ring has room") is usually already true; poll in short naps.
+  // Every free of a message block notifies blk_->memory (free_block), so the
+  // futex wait below wakes as soon as memory comes back; the wait loop's
+  // slices still check the receiver's liveness (a dead receiver frees
+  // nothing: PeerClosed, not a hang). The predicate must not throw (the
+  // WaitPoint is noexcept): it only wakes us, ready() above decides.
   auto wait = [&](std::chrono::nanoseconds s) {
-    std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(s, std::chrono::microseconds(200)));
+    (void)blk_->memory.wait_for([&]() noexcept { return got() || out_->unreleased_bytes() == 0; }, s);
   };
-  if (!wait_loop(ready, wait, deadline, "waiting for arena space")) return 0;
+  if (!wait_loop(ready, wait, deadline, "waiting for arena memory (blocks in flight)")) return 0;
   return off;
 }
 
 void PipeEnd::free_block(alloc::Offset off, std::size_t n) noexcept {
   arena_.deallocate(off, block_bytes(n), kBlockAlign);
+  // After the free (the WaitPoint's fence orders it before the waiter check).
+  blk_->memory.notify_all();
 }
 
 bool PipeEnd::send_block(alloc::Offset off, std::size_t n, std::uint32_t flags, Deadline deadline) {

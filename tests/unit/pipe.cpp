@@ -339,3 +339,22 @@ TEST(Pipe, block_reference_into_the_pipes_own_ring_is_ring_corrupt) {
     EXPECT_NE(std::string(e.what()).find("overlaps the pipe's control block or rings"), std::string::npos) << e.what();
   }
 }
+
+// Memory held by this end's own unsent loans never comes back by waiting:
+// the next loan is ArenaFull (saying so), not a hang (issue #15).
+TEST(Pipe, unsent_loans_holding_the_arena_make_the_next_loan_arena_full_not_a_wait) {
+  sk::PipeOptions o;
+  o.arena_bytes = 4 << 20;
+  auto [tx, rx] = sk::Pipe::pair(sk::one_way, o);
+  std::vector<sk::PipeLoan> held;
+  std::string what;
+  try {
+    for (int i = 0; i < 64; ++i) held.push_back(tx.loan(512 * 1024));
+  } catch (const sk::alloc::ArenaFull& e) {
+    what = e.what();
+  }
+  EXPECT_FALSE(held.empty());
+  EXPECT_NE(what.find("unsent loans"), std::string::npos) << what;
+  held.clear();  // gives the blocks back: the same loan fits again
+  EXPECT_TRUE(tx.loan(512 * 1024));
+}

@@ -29,7 +29,9 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <cereal/cereal.hpp>
@@ -300,6 +302,79 @@ std::vector<std::byte> encode(const T& v) {
   std::vector<std::byte> out;
   encode_into(v, out);
   return out;
+}
+
+// ---- encoding straight into caller memory (no intermediate buffer) -------------
+//
+// For a value whose encoded size is known without encoding it, a transport
+// can reserve exactly frame_bytes(v) of its own memory (ring space, a shared
+// block) and encode_to() it there: one pass, the same bytes encode() makes.
+
+namespace detail {
+template <class T>
+constexpr bool known_size() noexcept {
+  if constexpr (std::is_arithmetic_v<T> || std::is_enum_v<T> || is_raw_v<T> || std::is_same_v<T, std::string>) {
+    return true;
+  } else if constexpr (is_specialization<T, std::vector>::value || is_std_array<T>::value) {
+    return is_bulk_elem_v<typename T::value_type>;
+  } else if constexpr (is_specialization<T, std::pair>::value) {
+    return known_size<typename T::first_type>() && known_size<typename T::second_type>();
+  } else if constexpr (is_specialization<T, std::tuple>::value) {
+    return []<std::size_t... I>(std::index_sequence<I...>) {
+      return (known_size<std::tuple_element_t<I, T>>() && ...);
+    }(std::make_index_sequence<std::tuple_size_v<T>>{});
+  } else {
+    return false;
+  }
+}
+
+// Payload bytes of v (T with known_size<T>()), as SpanOutputArchive writes them.
+template <class T>
+std::size_t payload_bytes(const T& v) noexcept {
+  if constexpr (std::is_arithmetic_v<T> || std::is_enum_v<T> || is_raw_v<T> || is_std_array<T>::value) {
+    return sizeof(T);
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    return sizeof(std::uint64_t) + v.size();
+  } else if constexpr (is_specialization<T, std::vector>::value) {
+    return sizeof(std::uint64_t) + v.size() * sizeof(typename T::value_type);
+  } else if constexpr (is_specialization<T, std::pair>::value) {
+    return payload_bytes(v.first) + payload_bytes(v.second);
+  } else {
+    return std::apply([](const auto&... e) { return (std::size_t{0} + ... + payload_bytes(e)); }, v);
+  }
+}
+}  // namespace detail
+
+// True when frame_bytes(v) can be computed without encoding: arithmetic,
+// enums, trivially copyable classes without serialization functions,
+// std::string, vector/array of those (not bool), and pairs/tuples of these.
+template <class T>
+inline constexpr bool has_known_size_v = detail::known_size<std::remove_cv_t<T>>();
+
+// Bytes of the frame encode(v) returns.
+template <Serializable T>
+  requires has_known_size_v<T>
+std::size_t frame_bytes(const T& v) noexcept {
+  return kFrameHeaderBytes + detail::payload_bytes(v);
+}
+
+// Writes one frame holding v at the start of `out` and returns its size (the
+// same bytes as encode(v)). Throws SerializationError if out is too small.
+template <Serializable T>
+std::size_t encode_to(const T& v, std::span<std::byte> out) {
+  (void)detail::TypeRegistrar<T>::registered;
+  if (out.size() < kFrameHeaderBytes) detail::throw_span_overflow(kFrameHeaderBytes, 0, out.size());
+  detail::SpanOutputArchive ar(out.subspan(kFrameHeaderBytes));
+  try {
+    ar(v);
+  } catch (const cereal::Exception& e) {
+    detail::throw_encode_failed(type_name<T>(), e.what());
+  }
+  FrameHeader h;
+  h.payload_len = ar.written();
+  h.type_id = type_id<T>();
+  std::memcpy(out.data(), &h, sizeof h);
+  return kFrameHeaderBytes + ar.written();
 }
 
 // Decodes a frame that must be exactly one frame of T (no trailing bytes).

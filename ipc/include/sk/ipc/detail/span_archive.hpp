@@ -1,7 +1,9 @@
 #pragma once
 // The two cereal archives behind sk::ser (see docs/serialization.md):
 //
-//   SpanOutputArchive  appends to a std::vector<std::byte>;
+//   SpanOutputArchive  appends to a std::vector<std::byte>, or writes into a
+//                      caller's fixed span (e.g. reserved ring space) and
+//                      throws if it would overflow;
 //   SpanInputArchive   reads a std::span<const std::byte> and treats every
 //                      byte as hostile: every read is checked against the
 //                      bytes left, every size tag is checked BEFORE the
@@ -13,7 +15,11 @@
 //   size tag             u64 element count
 //   "raw" types          trivially copyable classes with no cereal function:
 //                        their object bytes (memcpy)
-//   vector<E>/array<E,N> of raw or non-bool arithmetic E: [u64 count] + one memcpy
+//   vector<E>/array<E,N> of raw, enum (std::byte) or non-bool arithmetic E:
+//                        [u64 count] + one memcpy (the same bytes cereal's
+//                        element-wise path writes: an enum as its underlying type)
+//   std::string          [u64 count] + its chars (cereal's format); decoded
+//                        with one copy, no zero-fill
 //   everything else      cereal's own functions for std types / the user's
 //                        serialize() (SK_FIELDS), recursing into the above.
 //
@@ -73,20 +79,33 @@ inline constexpr bool is_raw_v = (std::is_class_v<T> || std::is_union_v<T>) && s
 
 // Element types whose contiguous containers are copied with one memcpy.
 template <class E>
-inline constexpr bool is_bulk_elem_v = (std::is_arithmetic_v<E> && !std::is_same_v<E, bool>) || is_raw_v<E>;
+inline constexpr bool is_bulk_elem_v =
+    (std::is_arithmetic_v<E> && !std::is_same_v<E, bool>) || std::is_enum_v<E> || is_raw_v<E>;
+
+[[noreturn]] void throw_span_overflow(std::size_t need, std::size_t pos, std::size_t size);
 
 class SpanOutputArchive : public cereal::OutputArchive<SpanOutputArchive, cereal::AllowEmptyClassElision> {
   using Base = cereal::OutputArchive<SpanOutputArchive, cereal::AllowEmptyClassElision>;
 
  public:
   explicit SpanOutputArchive(std::vector<std::byte>& out) : Base(this), out_(&out) {}
+  // Writes into `fixed` from its start; a write past its end throws
+  // (sk::SerializationError). written() says how far it got.
+  explicit SpanOutputArchive(std::span<std::byte> fixed) : Base(this), fixed_(fixed) {}
 
   void saveBinary(const void* data, std::size_t n) {
     if (n == 0) return;
-    const std::size_t at = out_->size();
-    out_->resize(at + n);
-    std::memcpy(out_->data() + at, data, n);
+    if (out_ == nullptr) {
+      if (n > fixed_.size() - pos_) throw_span_overflow(n, pos_, fixed_.size());
+      std::memcpy(fixed_.data() + pos_, data, n);
+      pos_ += n;
+      return;
+    }
+    // insert, not resize + memcpy: no zero-fill pass over the new bytes.
+    const auto* b = static_cast<const std::byte*>(data);
+    out_->insert(out_->end(), b, b + n);
   }
+  std::size_t written() const noexcept { return out_ != nullptr ? out_->size() : pos_; }
 
   template <class... Ts>
   SpanOutputArchive& operator()(Ts&&... values) {
@@ -130,12 +149,18 @@ class SpanOutputArchive : public cereal::OutputArchive<SpanOutputArchive, cereal
       } else {
         Base::operator()(v);
       }
+    } else if constexpr (std::is_same_v<T, std::string>) {
+      const std::uint64_t n = v.size();  // cereal's string format: size tag + chars
+      saveBinary(&n, sizeof n);
+      saveBinary(v.data(), v.size());
     } else {
       Base::operator()(v);
     }
   }
 
-  std::vector<std::byte>* out_;
+  std::vector<std::byte>* out_ = nullptr;
+  std::span<std::byte> fixed_;
+  std::size_t pos_ = 0;
 };
 
 class SpanInputArchive : public cereal::InputArchive<SpanInputArchive, cereal::AllowEmptyClassElision> {
@@ -203,8 +228,18 @@ class SpanInputArchive : public cereal::InputArchive<SpanInputArchive, cereal::A
       using E = typename T::value_type;
       if constexpr (is_bulk_elem_v<E>) {
         const std::uint64_t n = load_count(sizeof(E));
-        v.resize(static_cast<std::size_t>(n));
-        loadBinary(v.data(), static_cast<std::size_t>(n) * sizeof(E));
+        const std::size_t bytes = static_cast<std::size_t>(n) * sizeof(E);
+        const std::byte* src = in_.data() + pos_;
+        if (reinterpret_cast<std::uintptr_t>(src) % alignof(E) == 0) {
+          // One copy, no zero-fill first (assign from a range of trivially
+          // copyable E is a memmove). load_count checked the bytes are there.
+          const E* first = reinterpret_cast<const E*>(src);
+          v.assign(first, first + n);
+          pos_ += bytes;
+        } else {
+          v.resize(static_cast<std::size_t>(n));
+          loadBinary(v.data(), bytes);
+        }
       } else {
         Base::operator()(v);
       }
@@ -214,6 +249,10 @@ class SpanInputArchive : public cereal::InputArchive<SpanInputArchive, cereal::A
       } else {
         Base::operator()(v);
       }
+    } else if constexpr (std::is_same_v<T, std::string>) {
+      const std::uint64_t n = load_count(1);
+      v.assign(reinterpret_cast<const char*>(in_.data() + pos_), static_cast<std::size_t>(n));
+      pos_ += static_cast<std::size_t>(n);
     } else if constexpr (is_specialization<T, std::multimap>::value) {
       // cereal 1.3.2 inserts each item before the previous one, which reverses
       // runs of equal keys; insert at the end to keep their order.
