@@ -246,7 +246,7 @@ class ByteRing {
 
  private:
   static constexpr std::uint64_t kMagic = 0x676E6952'65747942ull;  // "ByteRing"
-  static constexpr std::uint32_t kVersion = 1;
+  static constexpr std::uint32_t kVersion = 2;  // 2: asymmetric wake fences
   static constexpr std::uint32_t kTagMask = 0xFF000000u;
   static constexpr std::uint32_t kTag = 0x5A000000u;  // every valid header carries it
   static constexpr std::uint32_t kPadFlag = 0x00800000u;
@@ -303,9 +303,12 @@ class ByteRing {
     std::uint64_t peeked_end = 0;        // consumer-private: end of the peeked record (0 = none)
     std::atomic<std::uint64_t> tag{0};   // owner of the consumer end (opaque here)
   };
+  // FastWaitPoint: publish() and publish_released() run on every message,
+  // so their wake check skips the fence (membarrier on the parking side; see
+  // futex.hpp, light_fence).
   struct alignas(kFalseSharingRange) Waits {
-    WaitPoint data;   // consumer parks: "a message was published"
-    WaitPoint space;  // producer parks: "space was released"
+    FastWaitPoint data;   // consumer parks: "a message was published"
+    FastWaitPoint space;  // producer parks: "space was released"
     std::atomic<std::uint32_t> producer_closed{0};
     std::atomic<std::uint32_t> consumer_closed{0};
   };
