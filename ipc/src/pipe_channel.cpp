@@ -1,5 +1,8 @@
+#include <sched.h>
+
 #include <algorithm>
 #include <bit>
+#include <cerrno>
 #include <cstring>
 #include <new>
 #include <string>
@@ -21,8 +24,9 @@ constexpr std::size_t kBlockAlign = 64;
 
 alloc::Layout pipe_layout() {
   // Changes to PipeBlock, ByteRing or the record format must change this.
-  return alloc::Layout{0x736B5069'70653031ull ^ (sizeof(PipeBlock) << 16) ^ sizeof(ByteRing),
-                       "sk::Pipe v1: PipeBlock{owner[2],closed[2]} + ByteRing x2 + arena blocks"};
+  return alloc::Layout{0x736B5069'70653032ull ^ (sizeof(PipeBlock) << 16) ^ sizeof(ByteRing),
+                       "sk::Pipe v2: PipeBlock{receive policy,owner[2],closed[2],memory wait point} + "
+                       "ByteRing v2 x2 + arena blocks"};
 }
 
 std::string pid_text(std::uint64_t packed) { return alloc::describe_owner(OwnerId::unpack(packed)); }
@@ -65,12 +69,27 @@ void init_block(Arena& a, bool one_way, const PipeOptions& opts) {
   blk->ring_mem_bytes = ring_mem;
   blk->inline_max = std::min<std::uint64_t>(opts.inline_max, ring_max);
   blk->creator = alloc::self_owner().pack();
+  blk->receive_mode = static_cast<std::uint32_t>(opts.receive.mode);
+  blk->receive_cpu[0] = opts.receive.anchor_cpu;
+  blk->receive_cpu[1] = opts.receive.point_cpu;
+  blk->receive_spin_ns = opts.receive.spin_for.count();
   blk->max_message = probe_max_message(a);
   blk->magic = PipeBlock::kMagic;  // published by the arena's ready marker
   a.set_root(blk_off);
 }
 
+void check_policy(const ReceivePolicy& p) {
+  if (p.mode != ReceivePolicy::Mode::block && p.mode != ReceivePolicy::Mode::spin)
+    throw PipeError("sk::Pipe: ReceivePolicy::mode " + std::to_string(static_cast<std::uint32_t>(p.mode)) +
+                    " is neither block nor spin");
+  if (p.spin_for.count() < 0 || p.anchor_cpu < -1 || p.point_cpu < -1)
+    throw PipeError("sk::Pipe: ReceivePolicy needs spin_for >= 0 and CPUs >= 0 (or -1 for no pinning); got spin_for " +
+                    std::to_string(p.spin_for.count()) + " ns, anchor_cpu " + std::to_string(p.anchor_cpu) +
+                    ", point_cpu " + std::to_string(p.point_cpu));
+}
+
 void check_options(const PipeOptions& opts) {
+  check_policy(opts.receive);
   (void)ByteRing::bytes_needed(opts.ring_bytes);  // throws RingError on a bad size
   const std::size_t need = 2 * ByteRing::bytes_needed(opts.ring_bytes) + alloc::kHeaderBytes + 64 * 1024;
   if (opts.arena_bytes < need)
@@ -133,6 +152,14 @@ PipeEnd::PipeEnd(Arena arena, PipeRole role) : arena_(std::move(arena)), role_(r
     throw PipeEndpointError("sk::Pipe: the segment '" + arena_.name() +
                             "' holds a damaged pipe (missing ring or inconsistent limits); unlink it and create "
                             "the pipe again");
+  // The creator's receive policy; a damaged value is the default (it only
+  // changes how this end waits, never what it reads).
+  if (blk_->receive_mode == static_cast<std::uint32_t>(ReceivePolicy::Mode::spin)) {
+    policy_.mode = ReceivePolicy::Mode::spin;
+    policy_.spin_for = std::chrono::nanoseconds(std::max<std::int64_t>(0, blk_->receive_spin_ns));
+    policy_.anchor_cpu = std::max(-1, blk_->receive_cpu[0]);
+    policy_.point_cpu = std::max(-1, blk_->receive_cpu[1]);
+  }
   if (role_ == PipeRole::anchor) {
     out_ = to_point;
     in_ = to_anchor;
@@ -384,6 +411,39 @@ bool PipeEnd::send_block(alloc::Offset off, std::size_t n, std::uint32_t flags, 
   return push_record(std::as_bytes(std::span(&ref, 1)), flags | kFlagBlock, deadline);
 }
 
+void PipeEnd::set_receive_policy(const ReceivePolicy& p) {
+  check_policy(p);
+  policy_ = p;
+  pinned_ = false;
+}
+
+void PipeEnd::apply_pin() {
+  pinned_ = true;
+  const int cpu = role_ == PipeRole::anchor ? policy_.anchor_cpu : policy_.point_cpu;
+  if (policy_.mode != ReceivePolicy::Mode::spin || cpu < 0) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (cpu >= CPU_SETSIZE || (CPU_SET(cpu, &set), sched_setaffinity(0, sizeof set, &set) != 0)) {
+    const int err = errno;
+    throw PipeError(std::string("sk::Pipe: cannot pin the thread that receives on the ") + role_name(role_) +
+                    " to CPU " + std::to_string(cpu) + " (ReceivePolicy): " + std::strerror(err) +
+                    "; give a CPU this process may run on (see taskset -p) or -1 for no pinning");
+  }
+}
+
+template <class Ready>
+bool PipeEnd::spin_wait(Ready&& ready, std::chrono::nanoseconds slice) {
+  const auto end = Clock::now() + slice;
+  for (;;) {
+    // Pause only: no yield, no syscall. The clock is read once per 64 polls.
+    for (int i = 0; i < 64; ++i) {
+      if (ready()) return true;
+      core::cpu_relax();
+    }
+    if (Clock::now() >= end) return false;
+  }
+}
+
 std::optional<PipeMessage> PipeEnd::receive(Deadline deadline) {
   check_open();
   if (holding_)
@@ -393,7 +453,24 @@ std::optional<PipeMessage> PipeEnd::receive(Deadline deadline) {
   std::uint32_t flags = 0;
   std::span<const std::byte> rec;
   auto ready = [&] { return (rec = in_->try_peek(&flags)).data() != nullptr; };
-  auto wait = [&](std::chrono::nanoseconds s) { (void)in_->wait_readable(s); };
+  const bool spin = policy_.mode == ReceivePolicy::Mode::spin;
+  if (spin && !pinned_) apply_pin();
+  std::optional<Clock::time_point> spin_end;  // this call's spin budget (spin mode)
+  auto wait = [&](std::chrono::nanoseconds s) {
+    if (spin) {
+      const auto now = Clock::now();
+      if (!spin_end)
+        spin_end = policy_.spin_for == std::chrono::nanoseconds::max() ? Clock::time_point::max()
+                                                                        : now + policy_.spin_for;
+      if (now < *spin_end) {
+        // Whole slices (or what is left of the budget): between them
+        // wait_loop checks the peer, so an endless spin still sees its death.
+        if (spin_wait(ready, std::min<std::chrono::nanoseconds>(s, *spin_end - now))) return;
+        if (Clock::now() < *spin_end) return;
+      }
+    }
+    (void)in_->wait_readable(s);
+  };
   if (!wait_loop(ready, wait, deadline, "receiving")) return std::nullopt;
   PipeMessage m;
   m.flags = flags;

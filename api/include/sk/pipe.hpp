@@ -41,6 +41,7 @@
 namespace sk {
 
 using PipeOptions = ipc::PipeOptions;
+using ReceivePolicy = ipc::ReceivePolicy;
 
 template <bool CanSend, bool CanRecv>
 class PipeEndpoint;
@@ -230,6 +231,13 @@ class PipeEndpoint {
     if (end_) end_->close();
   }
   bool peer_alive() const noexcept { return end_ && end_->peer_alive(); }
+  // How recv*() wait on this end in this process (starts as the pair's
+  // PipeOptions::receive): ReceivePolicy::spinning(...) is the latency mode.
+  void set_receive_policy(const ReceivePolicy& p)
+    requires CanRecv
+  {
+    end().set_receive_policy(p);
+  }
   // The other end belongs to process `pid` (call it in the parent right after
   // forking the child that uses the other end). Without it, a child that
   // dies before it ever used its end leaves this end waiting as long as the

@@ -42,10 +42,36 @@
 
 namespace sk::ipc {
 
+// How a receiving end waits for its next message.
+//
+//   block (default): a short bounded spin (pause, then sched_yield), then a
+//     futex sleep; an idle pipe costs no CPU.
+//   spin (latency mode): spins with `pause` only (no yield, no syscall) for
+//     up to `spin_for` per wait, then waits as in block mode.
+//     nanoseconds::max() never parks: the receiving thread keeps a core busy
+//     for as long as it waits, and wakes within a cache-line transfer of the
+//     send. Pinning (anchor_cpu / point_cpu >= 0) moves the thread that first
+//     receives on that end to one CPU, so it is not migrated or stacked onto
+//     the sender's core. Peer death is still seen within the liveness slice.
+struct ReceivePolicy {
+  enum class Mode : std::uint32_t { block = 0, spin = 1 };
+  Mode mode = Mode::block;
+  std::chrono::nanoseconds spin_for = std::chrono::nanoseconds::max();
+  int anchor_cpu = -1;  // spin mode: CPU for the anchor's receiving thread (-1: leave it)
+  int point_cpu = -1;   // spin mode: CPU for the point's receiving thread (-1: leave it)
+
+  static ReceivePolicy blocking() noexcept { return {}; }
+  static ReceivePolicy spinning(std::chrono::nanoseconds spin_for = std::chrono::nanoseconds::max(),
+                                int anchor_cpu = -1, int point_cpu = -1) noexcept {
+    return {Mode::spin, spin_for, anchor_cpu, point_cpu};
+  }
+};
+
 struct PipeOptions {
   std::size_t ring_bytes = 256 * 1024;        // data bytes per direction (power of two)
   std::size_t arena_bytes = 32 * 1024 * 1024;  // rings + large messages in flight
   std::size_t inline_max = 16 * 1024;         // larger messages go through arena blocks
+  ReceivePolicy receive;                      // both ends' default (each may change its own)
 };
 
 enum class PipeRole : std::uint32_t { anchor = 0, point = 1 };
@@ -63,6 +89,9 @@ struct PipeBlock {
   std::uint64_t inline_max = 0;
   std::uint64_t max_message = 0;       // largest message the arena can hold
   std::uint64_t creator = 0;           // packed OwnerId of the creating process
+  std::uint32_t receive_mode = 0;      // PipeOptions::receive, as created
+  std::int32_t receive_cpu[2] = {-1, -1};
+  std::int64_t receive_spin_ns = 0;
   // Claim and close words: written once per endpoint, read by the waiting
   // peer; on their own line pair.
   alignas(core::kFalseSharingRange) std::atomic<std::uint64_t> owner[2] = {0, 0};
@@ -165,6 +194,10 @@ class PipeEnd {
   void give_peer_to(pid_t pid);
   bool peer_alive() const noexcept;
   std::size_t max_message() const noexcept { return static_cast<std::size_t>(blk_->max_message); }
+  // How this end (in this process) waits in receive(); starts as the pipe's
+  // PipeOptions::receive. Throws PipeError for a spin_for below zero.
+  void set_receive_policy(const ReceivePolicy& p);
+  ReceivePolicy receive_policy() const noexcept { return policy_; }
   bool one_way() const noexcept { return blk_->one_way != 0; }
   PipeRole role() const noexcept { return role_; }
   const std::string& name() const noexcept { return arena_.name(); }
@@ -204,6 +237,12 @@ class PipeEnd {
   std::uint64_t claimed_as_ = 0;  // packed OwnerId of this process once it claimed the end
   bool closed_ = false;
   bool holding_ = false;  // receive() returned a message not yet consumed
+  ReceivePolicy policy_;
+  bool pinned_ = false;   // the spin policy's CPU pin was applied (or not asked for)
+  void apply_pin();
+  // Spin mode: pause-only polling of ready() for up to `slice`; true if ready.
+  template <class Ready>
+  bool spin_wait(Ready&& ready, std::chrono::nanoseconds slice);
   // An open two-phase send: inline (ring reservation) or an arena block.
   enum class Pending : std::uint8_t { none, inline_record, block } pending_ = Pending::none;
   std::size_t pending_bytes_ = 0;
