@@ -17,7 +17,7 @@
 //
 // Every implementation blocks when it has nothing to do (ours: bounded spin,
 // then futex), except ours_latency_mode and the cache-line ping-pong (the
-// spinning floor).
+// spinning floor), which both spin pinned to CPUs 0 and 1.
 //
 //   ./bench_pipe --benchmark_min_time=0.05
 #include <benchmark/benchmark.h>
@@ -408,12 +408,30 @@ void BM_rtt_boost_mq(benchmark::State& st) {
   });
 }
 
+// Pins the calling thread to one CPU (the latency-mode benchmarks).
+void pin_to(int cpu) {
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  sched_setaffinity(0, sizeof one, &one);
+}
+
+// The floor, measured like the latency mode: both sides spin, pinned to
+// CPUs 0 and 1 (unpinned spinners on a loaded 2-core machine can end up on
+// one core and wait out each other's time slices).
 void BM_rtt_cacheline_spin(benchmark::State& st) {
+  cpu_set_t saved;
+  sched_getaffinity(0, sizeof saved, &saved);
   bench::SharedMemory shm(4096);
   auto* line = shm.make<bench::CacheLinePingPong>(0);
-  bench::ForkedPeer peer([&] { line->serve(); });
+  bench::ForkedPeer peer([&] {
+    pin_to(1);
+    line->serve();
+  });
+  pin_to(0);
   std::uint64_t round = 0;
   timed_round_trips(st, [&] { line->ping(round++); });
+  sched_setaffinity(0, sizeof saved, &saved);
 }
 
 template <class Sock>
