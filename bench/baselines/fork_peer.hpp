@@ -14,7 +14,9 @@
 #include <cstdint>
 #include <new>
 #include <stdexcept>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include <sk/core/futex.hpp>
 
@@ -84,6 +86,19 @@ class ForkedPeer {
  private:
   pid_t pid_ = -1;
 };
+
+// Replaces the calling (forked) process with a fresh copy of this program,
+// run with `args` (for libraries that must not be used across fork()).
+[[noreturn]] inline void exec_self(const std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  std::string self = "bench_peer";
+  argv.push_back(self.data());
+  std::vector<std::string> copy = args;
+  for (auto& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  ::execv("/proc/self/exe", argv.data());
+  _exit(127);
+}
 
 // Seconds elapsed since t0, for State::SetIterationTime.
 inline double seconds_since(std::chrono::steady_clock::time_point t0) {

@@ -48,10 +48,18 @@ def load_raw(raw):
             data = json.load(open(path))
         except (OSError, ValueError):
             continue
+        medians = []
         for b in data.get("benchmarks", []):
             if b.get("run_type") == "aggregate":
+                # With --benchmark_repetitions the median stands for the benchmark.
+                if b.get("aggregate_name") == "median":
+                    medians.append(b)
                 continue
             b["module"] = module
+            gb[b["name"]] = b
+        for b in medians:
+            b["module"] = module
+            b["name"] = b.get("run_name", b["name"])
             gb[b["name"]] = b
     for path in glob.glob(os.path.join(raw, "*.rss")):
         try:
@@ -132,13 +140,62 @@ def gnuplot(script):
     return True
 
 
+def section_lines(section, gb, py):
+    L = ["## %s\n" % section["title"]]
+    if section.get("note"):
+        L.append(section["note"] + "\n")
+    L.append("| workload | procs/cores | ours | baseline | baseline figure | ratio |")
+    L.append("|---|---|---|---|---|---|")
+    for w in section["rows"]:
+        hb = w.get("higher_better", True)
+        ours = metric(find(gb, py, w["ours"]), w["metric"])
+        for label, ref, bmetric in w["baselines"]:
+            base = metric(find(gb, py, ref), bmetric)
+            r = ratio(ours, base, hb)
+            L.append("| %s | %s | %s | %s | %s | %s |" % (
+                w["name"], w.get("procs", "1") + "/%d" % os.cpu_count(), fmt(ours, w["unit"]), label,
+                fmt(base, w["unit"]), "%.2fx" % r if r is not None else "n/a"))
+    return L
+
+
+def splice_section(a, gb, py):
+    """--only: replace one section of an existing report with figures from a partial run."""
+    path = os.path.join(a.out, "RESULTS.md")
+    text = open(path).read().split("\n")
+    section = next(x for x in workloads.SECTIONS if x["title"] == a.only)
+    new = section_lines(section, gb, py)
+    new.insert(1, "This section alone comes from a later run (`%s`, %s; load average %s at the start), not from "
+                  "the run named at the top: its figures and their baselines were measured together in that run.\n"
+               % (a.command, run_time(a.raw), open(os.path.join(a.raw, "load.avg")).read().strip()
+                  if os.path.exists(os.path.join(a.raw, "load.avg")) else "n/a"))
+    start = text.index("## %s" % section["title"])
+    end = next(i for i in range(start + 1, len(text)) if text[i].startswith("## "))
+    text[start:end] = new + [""]
+    modules = {r["module"] for r in gb.values()}
+    rows = ["| %s | %s | %s | %s |" % (r["module"], n, fmt(metric(r, "time"), "ns"), ", ".join(
+        "%s=%s" % (k, fmt(float(v), "/s") if k.endswith("per_second") else "%.4g" % float(v)) for k, v in r.items()
+        if k in ("items_per_second", "bytes_per_second", "p50_ns", "p99_ns", "p999_ns"))) for n, r in gb.items()]
+    kept = [l for l in text if not any(l.startswith("| %s | " % m) for m in modules)]
+    at = kept.index("## Every benchmark of this run") + 4
+    kept[at:at] = rows
+    with open(path, "w") as f:
+        f.write("\n".join(kept))
+    print("report: replaced section '%s' and the rows of %s in %s" % (a.only, ", ".join(sorted(modules)), path))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--raw", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--command", default="scripts/bench")
+    ap.add_argument("--only", default=None,
+                    help="regenerate one section (its title) in the existing OUT/RESULTS.md from a partial run, "
+                         "and the rows of the programs that run measured in 'Every benchmark of this run'")
     a = ap.parse_args()
     gb, rss, py = load_raw(a.raw)
+    if a.only:
+        splice_section(a, gb, py)
+        return
     plots = os.path.join(a.out, "plots")
     os.makedirs(plots, exist_ok=True)
 

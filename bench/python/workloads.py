@@ -70,9 +70,13 @@ SECTIONS = [
     },
     {
         "title": "Rings and Pipe (2 processes)",
-        "note": "64-byte messages one way; `spin` = the consumer busy-polls, `block` = it parks on a futex "
-                "(Boost's spsc_queue cannot park, so its block variant yields). `SpscRing` is the reference ring "
-                "(bench/baselines/spsc_ring.hpp, not part of the library): the yardstick the Pipe is held to.",
+        "note": "Messages one way between 2 processes; `spin` = the consumer busy-polls, `block` = it parks on a "
+                "futex (Boost's spsc_queue cannot park, so its block variant yields). Pipe rows: `send` of a "
+                "`std::vector<uint8_t>` framed to the size shown, received as a new vector; ZeroMQ (PAIR) and nng "
+                "(pair1) over ipc://. Round trips: mean, and p50/p99/p99.9 of every round trip (each sample "
+                "includes one clock read); latency mode = both ends spin with pause, pinned to CPUs 0 and 1. "
+                "`SpscRing` is the reference ring (bench/baselines/spsc_ring.hpp, not part of the library): "
+                "the yardstick the Pipe is held to.",
         "rows": [
             {"name": "SpscRing 64 B, spin", "procs": "2", "unit": "msgs/s", "ours": gb("msg64/spin/ours_spsc_ring"),
              "metric": RATE, "baselines": [("boost::lockfree::spsc_queue in shm", gb("msg64/spin/boost_spsc_shm"), RATE)]},
@@ -90,29 +94,66 @@ SECTIONS = [
                  ("pipe(2)", gb("throughput/pipe/64"), RATE),
                  ("Unix socketpair", gb("throughput/socketpair_unix_stream/64"), RATE),
                  ("boost::interprocess::message_queue", gb("throughput/boost_message_queue/64"), RATE),
+                 ("ZeroMQ PAIR over ipc://", gb("throughput/zeromq_pair_ipc/64"), RATE),
+                 ("nng pair1 over ipc://", gb("throughput/nng_pair1_ipc/64"), RATE),
+                 ("our SpscRing 64 B, block (a fixed-slot ring, no framing)", gb("msg64/block/ours_spsc_ring"), RATE),
                  ("Python multiprocessing.Pipe", py("py.Pipe.throughput.64"), "py")]},
+            {"name": "Pipe.send 64 B std::array (no allocation)", "procs": "2", "unit": "msgs/s",
+             "ours": gb("throughput/ours_send_pod/64"), "metric": RATE, "baselines": [
+                 ("boost::interprocess::message_queue", gb("throughput/boost_message_queue/64"), RATE),
+                 ("our SpscRing 64 B, block (a fixed-slot ring, no framing)", gb("msg64/block/ours_spsc_ring"), RATE)]},
             {"name": "Pipe.send 4 KiB", "procs": "2", "unit": "msgs/s", "ours": gb("throughput/ours_send/4096"),
              "metric": RATE, "baselines": [
                  ("pipe(2)", gb("throughput/pipe/4096"), RATE),
                  ("Unix socketpair", gb("throughput/socketpair_unix_stream/4096"), RATE),
                  ("boost::interprocess::message_queue", gb("throughput/boost_message_queue/4096"), RATE),
+                 ("ZeroMQ PAIR over ipc://", gb("throughput/zeromq_pair_ipc/4096"), RATE),
+                 ("nng pair1 over ipc://", gb("throughput/nng_pair1_ipc/4096"), RATE),
                  ("Python multiprocessing.Pipe", py("py.Pipe.throughput.4096"), "py")]},
             {"name": "Pipe.send 1 MiB (copy)", "procs": "2", "unit": "msgs/s", "ours": gb("throughput/ours_send/1048576"),
              "metric": RATE, "baselines": [
+                 ("Pipe loan + view + memcpy out (the copy floor)", gb("throughput/ours_loan_view_copy/1048576"), RATE),
                  ("pipe(2)", gb("throughput/pipe/1048576"), RATE),
                  ("Unix socketpair", gb("throughput/socketpair_unix_stream/1048576"), RATE),
+                 ("boost::interprocess::message_queue", gb("throughput/boost_message_queue/1048576"), RATE),
+                 ("ZeroMQ PAIR over ipc://", gb("throughput/zeromq_pair_ipc/1048576"), RATE),
+                 ("nng pair1 over ipc://", gb("throughput/nng_pair1_ipc/1048576"), RATE),
                  ("Python multiprocessing.Pipe", py("py.Pipe.throughput.1048576"), "py")]},
             {"name": "Pipe loan + view 1 MiB (zero copy)", "procs": "2", "unit": "msgs/s",
              "ours": gb("throughput/ours_loan_view/1048576"), "metric": RATE, "baselines": [
                  ("Pipe.send 1 MiB (copy)", gb("throughput/ours_send/1048576"), RATE),
                  ("pipe(2)", gb("throughput/pipe/1048576"), RATE)]},
-            {"name": "Pipe round trip 64 B", "procs": "2", "unit": "ns", "higher_better": False,
+            {"name": "Pipe round trip 64 B, blocking (mean)", "procs": "2", "unit": "ns", "higher_better": False,
              "ours": gb("rtt/64B/ours"), "metric": "time", "baselines": [
                  ("pipe(2)", gb("rtt/64B/pipe"), "time"),
                  ("Unix socketpair", gb("rtt/64B/socketpair_unix_stream"), "time"),
                  ("boost::interprocess::message_queue", gb("rtt/64B/boost_message_queue"), "time"),
+                 ("ZeroMQ PAIR over ipc://", gb("rtt/64B/zeromq_pair_ipc"), "time"),
+                 ("nng pair1 over ipc://", gb("rtt/64B/nng_pair1_ipc"), "time"),
                  ("bare cache-line ping-pong (floor)", gb("rtt/64B/cacheline_spin_floor"), "time"),
                  ("Python multiprocessing.Pipe", py("py.Pipe.round_trip.64"), "py")]},
+            {"name": "Pipe round trip 64 B, latency mode (mean)", "procs": "2", "unit": "ns", "higher_better": False,
+             "ours": gb("rtt/64B/ours_latency_mode"), "metric": "time", "baselines": [
+                 ("bare cache-line ping-pong (floor)", gb("rtt/64B/cacheline_spin_floor"), "time"),
+                 ("Pipe round trip, blocking", gb("rtt/64B/ours"), "time")]},
+            {"name": "Pipe round trip 64 B, blocking (p50)", "procs": "2", "unit": "ns", "higher_better": False,
+             "ours": gb("rtt/64B/ours"), "metric": "counter:p50_ns", "baselines": [
+                 ("bare cache-line ping-pong (floor, p50)", gb("rtt/64B/cacheline_spin_floor"), "counter:p50_ns")]},
+            {"name": "Pipe round trip 64 B, blocking (p99)", "procs": "2", "unit": "ns", "higher_better": False,
+             "ours": gb("rtt/64B/ours"), "metric": "counter:p99_ns", "baselines": [
+                 ("bare cache-line ping-pong (floor, p99)", gb("rtt/64B/cacheline_spin_floor"), "counter:p99_ns")]},
+            {"name": "Pipe round trip 64 B, blocking (p99.9)", "procs": "2", "unit": "ns", "higher_better": False,
+             "ours": gb("rtt/64B/ours"), "metric": "counter:p999_ns", "baselines": [
+                 ("bare cache-line ping-pong (floor, p99.9)", gb("rtt/64B/cacheline_spin_floor"), "counter:p999_ns")]},
+            {"name": "Pipe round trip 64 B, latency mode (p50)", "procs": "2", "unit": "ns", "higher_better": False,
+             "ours": gb("rtt/64B/ours_latency_mode"), "metric": "counter:p50_ns", "baselines": [
+                 ("bare cache-line ping-pong (floor, p50)", gb("rtt/64B/cacheline_spin_floor"), "counter:p50_ns")]},
+            {"name": "Pipe round trip 64 B, latency mode (p99)", "procs": "2", "unit": "ns", "higher_better": False,
+             "ours": gb("rtt/64B/ours_latency_mode"), "metric": "counter:p99_ns", "baselines": [
+                 ("bare cache-line ping-pong (floor, p99)", gb("rtt/64B/cacheline_spin_floor"), "counter:p99_ns")]},
+            {"name": "Pipe round trip 64 B, latency mode (p99.9)", "procs": "2", "unit": "ns", "higher_better": False,
+             "ours": gb("rtt/64B/ours_latency_mode"), "metric": "counter:p999_ns", "baselines": [
+                 ("bare cache-line ping-pong (floor, p99.9)", gb("rtt/64B/cacheline_spin_floor"), "counter:p999_ns")]},
         ],
     },
     {
@@ -188,7 +229,9 @@ SERIES = [
                 ("sk::Pipe loan+view", ("gb", "throughput/ours_loan_view/{x}" + S), RATE),
                 ("pipe(2)", ("gb", "throughput/pipe/{x}" + S), RATE),
                 ("socketpair", ("gb", "throughput/socketpair_unix_stream/{x}" + S), RATE),
-                ("boost message_queue", ("gb", "throughput/boost_message_queue/{x}" + S), RATE)]},
+                ("boost message_queue", ("gb", "throughput/boost_message_queue/{x}" + S), RATE),
+                ("ZeroMQ", ("gb", "throughput/zeromq_pair_ipc/{x}" + S), RATE),
+                ("nng", ("gb", "throughput/nng_pair1_ipc/{x}" + S), RATE)]},
     {"id": "atomic_procs", "title": "Counter increments against number of processes",
      "xlabel": "processes", "ylabel": "increments per second (all processes)", "logy": True, "xs": [1, 2, 4],
      "curves": [("sk::Atomic", ("gb", "BM_atomic_sk/procs:{x}" + S), RATE),

@@ -1,9 +1,11 @@
+#include <sched.h>
+
 #include <algorithm>
 #include <bit>
+#include <cerrno>
 #include <cstring>
 #include <new>
 #include <string>
-#include <thread>
 
 #include <sk/alloc/block_allocator.hpp>
 #include <sk/alloc/header.hpp>
@@ -22,8 +24,9 @@ constexpr std::size_t kBlockAlign = 64;
 
 alloc::Layout pipe_layout() {
   // Changes to PipeBlock, ByteRing or the record format must change this.
-  return alloc::Layout{0x736B5069'70653031ull ^ (sizeof(PipeBlock) << 16) ^ sizeof(ByteRing),
-                       "sk::Pipe v1: PipeBlock{owner[2],closed[2]} + ByteRing x2 + arena blocks"};
+  return alloc::Layout{0x736B5069'70653032ull ^ (sizeof(PipeBlock) << 16) ^ sizeof(ByteRing),
+                       "sk::Pipe v2: PipeBlock{receive policy,owner[2],closed[2],memory wait point} + "
+                       "ByteRing v2 x2 + arena blocks"};
 }
 
 std::string pid_text(std::uint64_t packed) { return alloc::describe_owner(OwnerId::unpack(packed)); }
@@ -66,12 +69,27 @@ void init_block(Arena& a, bool one_way, const PipeOptions& opts) {
   blk->ring_mem_bytes = ring_mem;
   blk->inline_max = std::min<std::uint64_t>(opts.inline_max, ring_max);
   blk->creator = alloc::self_owner().pack();
+  blk->receive_mode = static_cast<std::uint32_t>(opts.receive.mode);
+  blk->receive_cpu[0] = opts.receive.anchor_cpu;
+  blk->receive_cpu[1] = opts.receive.point_cpu;
+  blk->receive_spin_ns = opts.receive.spin_for.count();
   blk->max_message = probe_max_message(a);
   blk->magic = PipeBlock::kMagic;  // published by the arena's ready marker
   a.set_root(blk_off);
 }
 
+void check_policy(const ReceivePolicy& p) {
+  if (p.mode != ReceivePolicy::Mode::block && p.mode != ReceivePolicy::Mode::spin)
+    throw PipeError("sk::Pipe: ReceivePolicy::mode " + std::to_string(static_cast<std::uint32_t>(p.mode)) +
+                    " is neither block nor spin");
+  if (p.spin_for.count() < 0 || p.anchor_cpu < -1 || p.point_cpu < -1)
+    throw PipeError("sk::Pipe: ReceivePolicy needs spin_for >= 0 and CPUs >= 0 (or -1 for no pinning); got spin_for " +
+                    std::to_string(p.spin_for.count()) + " ns, anchor_cpu " + std::to_string(p.anchor_cpu) +
+                    ", point_cpu " + std::to_string(p.point_cpu));
+}
+
 void check_options(const PipeOptions& opts) {
+  check_policy(opts.receive);
   (void)ByteRing::bytes_needed(opts.ring_bytes);  // throws RingError on a bad size
   const std::size_t need = 2 * ByteRing::bytes_needed(opts.ring_bytes) + alloc::kHeaderBytes + 64 * 1024;
   if (opts.arena_bytes < need)
@@ -134,6 +152,14 @@ PipeEnd::PipeEnd(Arena arena, PipeRole role) : arena_(std::move(arena)), role_(r
     throw PipeEndpointError("sk::Pipe: the segment '" + arena_.name() +
                             "' holds a damaged pipe (missing ring or inconsistent limits); unlink it and create "
                             "the pipe again");
+  // The creator's receive policy; a damaged value is the default (it only
+  // changes how this end waits, never what it reads).
+  if (blk_->receive_mode == static_cast<std::uint32_t>(ReceivePolicy::Mode::spin)) {
+    policy_.mode = ReceivePolicy::Mode::spin;
+    policy_.spin_for = std::chrono::nanoseconds(std::max<std::int64_t>(0, blk_->receive_spin_ns));
+    policy_.anchor_cpu = std::max(-1, blk_->receive_cpu[0]);
+    policy_.point_cpu = std::max(-1, blk_->receive_cpu[1]);
+  }
   if (role_ == PipeRole::anchor) {
     out_ = to_point;
     in_ = to_anchor;
@@ -209,6 +235,8 @@ bool PipeEnd::peer_alive() const noexcept {
 }
 
 void PipeEnd::throw_peer_closed(const char* while_doing) const {
+  // SYNC POINT: acquire pairs with the peer's release when it claimed its end
+  // (the owner id is the message, for the text below).
   const std::uint64_t owner = blk_->owner[peer()].load(std::memory_order_acquire);
   std::string who = owner != 0 ? "the process (" + pid_text(owner) + ")"
                               : "no process (the creator, " + pid_text(blk_->creator) + ", exited)";
@@ -223,6 +251,21 @@ void PipeEnd::throw_too_large(std::size_t n) const {
                             std::to_string(arena_.capacity()) + " bytes); create the pair with a larger "
                             "PipeOptions::arena_bytes or split the payload",
                         n, max_message());
+}
+
+void PipeEnd::throw_arena_full(std::size_t n) const {
+  const bool duplex = in_ != nullptr && out_ != in_;
+  throw alloc::ArenaFull(
+      "sk::Pipe: no block of " + std::to_string(n) + " bytes fits in this pipe's arena (" +
+      std::to_string(arena_.capacity()) + " bytes, " + std::to_string(arena_.used()) +
+      " in use, largest free block " + std::to_string(arena_.largest_free()) +
+      " bytes) and no message this " + role_name(role_) + " sent is in flight, so no receiver will free any: " +
+      "the memory is held by this end's unsent loans" +
+      (duplex ? std::string(" or by ") + std::to_string(in_->unreleased_bytes()) +
+                    " bytes of messages to this end that it has not received yet"
+              : std::string()) +
+      ". Send or drop the loans" + (duplex ? ", receive what is waiting" : "") +
+      ", or create the pair with a larger PipeOptions::arena_bytes");
 }
 
 template <class Ready, class Wait>
@@ -246,61 +289,118 @@ bool PipeEnd::wait_loop(Ready&& ready, Wait&& wait, Deadline deadline, const cha
 }
 
 bool PipeEnd::push_record(std::span<const std::byte> bytes, std::uint32_t flags, Deadline deadline) {
-  std::span<std::byte> room;
-  auto ready = [&] { return (room = out_->try_reserve(bytes.size(), flags)).data() != nullptr; };
-  auto wait = [&](std::chrono::nanoseconds s) { (void)out_->wait_writable(bytes.size(), s); };
-  if (!wait_loop(ready, wait, deadline, "sending")) return false;
+  std::span<std::byte> room = reserve_record(bytes.size(), flags, deadline);
+  if (room.data() == nullptr) return false;
   if (!bytes.empty()) std::memcpy(room.data(), bytes.data(), bytes.size());
   out_->commit(bytes.size());
   return true;
 }
 
-bool PipeEnd::send_bytes(std::span<const std::byte> bytes, std::uint32_t flags, Deadline deadline) {
+std::span<std::byte> PipeEnd::reserve_record(std::size_t n, std::uint32_t flags, Deadline deadline) {
+  std::span<std::byte> room;
+  auto ready = [&] { return (room = out_->try_reserve(n, flags)).data() != nullptr; };
+  auto wait = [&](std::chrono::nanoseconds s) { (void)out_->wait_writable(n, s); };
+  if (!wait_loop(ready, wait, deadline, "sending")) return {};
+  return room;
+}
+
+std::span<std::byte> PipeEnd::begin_send(std::size_t n, std::uint32_t flags, Deadline deadline) {
   check_open();
   claim();
+  abandon_send();
   if (peer_closed_flag()) throw_peer_closed("sending");
-  if (bytes.size() <= blk_->inline_max) return push_record(bytes, flags & ~kFlagBlock, deadline);
-  const Offset off = allocate_block(bytes.size(), deadline);
-  if (off == 0) return false;
-  std::memcpy(block_data(off), bytes.data(), bytes.size());
-  try {
-    if (send_block(off, bytes.size(), flags, deadline)) return true;
-  } catch (...) {
-    free_block(off, bytes.size());
-    throw;
+  if (n <= blk_->inline_max) {
+    std::span<std::byte> room = reserve_record(n, flags & ~kFlagBlock, deadline);
+    if (room.data() != nullptr) {
+      pending_ = Pending::inline_record;
+      pending_bytes_ = n;
+    }
+    return room;
   }
-  free_block(off, bytes.size());
-  return false;
+  const Offset off = allocate_block(n, deadline);
+  if (off == 0) return {};
+  pending_ = Pending::block;
+  pending_block_ = off;
+  pending_bytes_ = n;
+  pending_flags_ = flags;
+  return {block_data(off), n};
+}
+
+bool PipeEnd::commit_send(Deadline deadline) {
+  switch (std::exchange(pending_, Pending::none)) {
+    case Pending::inline_record:
+      out_->commit(pending_bytes_);
+      return true;
+    case Pending::block: {
+      const Offset off = std::exchange(pending_block_, 0);
+      try {
+        if (send_block(off, pending_bytes_, pending_flags_, deadline)) return true;
+      } catch (...) {
+        free_block(off, pending_bytes_);
+        throw;
+      }
+      free_block(off, pending_bytes_);
+      return false;
+    }
+    case Pending::none:
+      break;
+  }
+  throw PipeEndpointError("sk::Pipe: commit_send without a successful begin_send");
+}
+
+void PipeEnd::abandon_send() noexcept {
+  // An uncommitted ring reservation is simply overwritten by the next one.
+  if (pending_ == Pending::block) free_block(pending_block_, pending_bytes_);
+  pending_ = Pending::none;
+  pending_block_ = 0;
+}
+
+bool PipeEnd::send_bytes(std::span<const std::byte> bytes, std::uint32_t flags, Deadline deadline) {
+  std::span<std::byte> room = begin_send(bytes.size(), flags, deadline);
+  if (room.data() == nullptr) return false;
+  if (!bytes.empty()) std::memcpy(room.data(), bytes.data(), bytes.size());
+  return commit_send(deadline);
+}
+
+alloc::Offset PipeEnd::try_allocate(std::size_t n) {
+  try {
+    return arena_.allocate(block_bytes(n), kBlockAlign);
+  } catch (const alloc::ArenaFull&) {
+    return 0;
+  }
 }
 
 alloc::Offset PipeEnd::allocate_block(std::size_t n, Deadline deadline) {
   check_open();
   claim();
   if (n > max_message()) throw_too_large(n);
-  const std::size_t size = block_bytes(n);
   Offset off = 0;
+  auto got = [&] { return off != 0 || (off = try_allocate(n)) != 0; };
   auto ready = [&] {
-    try {
-      off = arena_.allocate(size, kBlockAlign);
-      return true;
-    } catch (const alloc::ArenaFull&) {
-      // Space comes back only when the receiver consumes what is in flight;
-      // with nothing in flight, waiting cannot help.
-      if (out_->unreleased_bytes() == 0) throw;
-      return false;
-    }
+    if (got()) return true;
+    // SYNC POINT (via unreleased_bytes' acquire of head): the receiver frees
+    // a block before it releases the ring record that carried it, so with
+    // nothing of ours in flight every block we sent is back in the arena.
+    if (out_->unreleased_bytes() != 0) return false;  // the receiver will free some: wait
+    if (got()) return true;                           // it did, just now
+    throw_arena_full(n);
   };
-  // The receiver's release wakes the ring's space wait point, but that
-  // predicate ("ring has room") is usually already true; poll in short naps.
+  // Every free of a message block notifies blk_->memory (free_block), so the
+  // futex wait below wakes as soon as memory comes back; the wait loop's
+  // slices still check the receiver's liveness (a dead receiver frees
+  // nothing: PeerClosed, not a hang). The predicate must not throw (the
+  // WaitPoint is noexcept): it only wakes us, ready() above decides.
   auto wait = [&](std::chrono::nanoseconds s) {
-    std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(s, std::chrono::microseconds(200)));
+    (void)blk_->memory.wait_for([&]() noexcept { return got() || out_->unreleased_bytes() == 0; }, s);
   };
-  if (!wait_loop(ready, wait, deadline, "waiting for arena space")) return 0;
+  if (!wait_loop(ready, wait, deadline, "waiting for arena memory (blocks in flight)")) return 0;
   return off;
 }
 
 void PipeEnd::free_block(alloc::Offset off, std::size_t n) noexcept {
   arena_.deallocate(off, block_bytes(n), kBlockAlign);
+  // After the free (the WaitPoint's fence orders it before the waiter check).
+  blk_->memory.notify_all();
 }
 
 bool PipeEnd::send_block(alloc::Offset off, std::size_t n, std::uint32_t flags, Deadline deadline) {
@@ -313,6 +413,39 @@ bool PipeEnd::send_block(alloc::Offset off, std::size_t n, std::uint32_t flags, 
   return push_record(std::as_bytes(std::span(&ref, 1)), flags | kFlagBlock, deadline);
 }
 
+void PipeEnd::set_receive_policy(const ReceivePolicy& p) {
+  check_policy(p);
+  policy_ = p;
+  pinned_ = false;
+}
+
+void PipeEnd::apply_pin() {
+  pinned_ = true;
+  const int cpu = role_ == PipeRole::anchor ? policy_.anchor_cpu : policy_.point_cpu;
+  if (policy_.mode != ReceivePolicy::Mode::spin || cpu < 0) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (cpu >= CPU_SETSIZE || (CPU_SET(cpu, &set), sched_setaffinity(0, sizeof set, &set) != 0)) {
+    const int err = errno;
+    throw PipeError(std::string("sk::Pipe: cannot pin the thread that receives on the ") + role_name(role_) +
+                    " to CPU " + std::to_string(cpu) + " (ReceivePolicy): " + std::strerror(err) +
+                    "; give a CPU this process may run on (see taskset -p) or -1 for no pinning");
+  }
+}
+
+template <class Ready>
+bool PipeEnd::spin_wait(Ready&& ready, std::chrono::nanoseconds slice) {
+  const auto end = Clock::now() + slice;
+  for (;;) {
+    // Pause only: no yield, no syscall. The clock is read once per 64 polls.
+    for (int i = 0; i < 64; ++i) {
+      if (ready()) return true;
+      core::cpu_relax();
+    }
+    if (Clock::now() >= end) return false;
+  }
+}
+
 std::optional<PipeMessage> PipeEnd::receive(Deadline deadline) {
   check_open();
   if (holding_)
@@ -322,7 +455,24 @@ std::optional<PipeMessage> PipeEnd::receive(Deadline deadline) {
   std::uint32_t flags = 0;
   std::span<const std::byte> rec;
   auto ready = [&] { return (rec = in_->try_peek(&flags)).data() != nullptr; };
-  auto wait = [&](std::chrono::nanoseconds s) { (void)in_->wait_readable(s); };
+  const bool spin = policy_.mode == ReceivePolicy::Mode::spin;
+  if (spin && !pinned_) apply_pin();
+  std::optional<Clock::time_point> spin_end;  // this call's spin budget (spin mode)
+  auto wait = [&](std::chrono::nanoseconds s) {
+    if (spin) {
+      const auto now = Clock::now();
+      if (!spin_end)
+        spin_end = policy_.spin_for == std::chrono::nanoseconds::max() ? Clock::time_point::max()
+                                                                        : now + policy_.spin_for;
+      if (now < *spin_end) {
+        // Whole slices (or what is left of the budget): between them
+        // wait_loop checks the peer, so an endless spin still sees its death.
+        if (spin_wait(ready, std::min<std::chrono::nanoseconds>(s, *spin_end - now))) return;
+        if (Clock::now() < *spin_end) return;
+      }
+    }
+    (void)in_->wait_readable(s);
+  };
   if (!wait_loop(ready, wait, deadline, "receiving")) return std::nullopt;
   PipeMessage m;
   m.flags = flags;

@@ -61,6 +61,12 @@ void throw_bad_size_tag(std::uint64_t count, std::size_t elem, std::size_t pos, 
                     " byte(s) left; the bytes are corrupt or not what the decoder expects (nothing was allocated)");
 }
 
+void throw_span_overflow(std::size_t need, std::size_t pos, std::size_t size) {
+  throw SerializationError("sk::ser: encoding into a fixed buffer of " + std::to_string(size) +
+                           " bytes: need " + std::to_string(need) + " more byte(s) at offset " + std::to_string(pos) +
+                           "; size the buffer with frame_bytes(value) (or encode into a std::vector)");
+}
+
 void throw_bad_bool(unsigned value, std::size_t pos) {
   throw DecodeError("sk::ser: corrupt bool at offset " + std::to_string(pos) + ": byte value " +
                     std::to_string(value) + " is neither 0 nor 1; the bytes are corrupt");

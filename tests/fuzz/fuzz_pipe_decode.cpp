@@ -1,5 +1,6 @@
 // libFuzzer target for the Pipe receive path (ByteRing records, block
-// references, typed frames) fed with hostile bytes.
+// references, typed frames) fed with hostile bytes, and for the framing of
+// Skprocess tell/listen over the same kind of ring (sk/ipc/message_framing.hpp).
 //
 // Each input is a small program run against a FRESH anonymous duplex pipe
 // (sk::Pipe::pair with a 1 KiB ring, 128-byte inline limit, 128 KiB arena):
@@ -16,6 +17,13 @@
 // crash, an out-of-bounds read (ASan) or a hang (all waits use zero
 // timeouts) is a finding.
 //
+// A second ring, a bare ByteRing carrying tell/listen messages, gets the
+// same treatment in the same program: sends (ops 0 and 1) also send_message
+// onto it, receives (3, 4, 5) also receive_message from it, and the hostile
+// writes (6, 7, 9) hit it too. A receive must deliver a whole message, find
+// nothing, or throw RingCorrupt (then that ring is dropped), and never
+// assemble more than it was sent.
+//
 // Program: a sequence of ops, one byte each (op % 10) plus arguments (any
 // byte string is a valid program; missing bytes read as 0):
 //   0 len:u16 fill:u8          anchor sends std::string(len % 600, fill)
@@ -29,8 +37,10 @@
 //   7 mode:u8 v:u64            overwrite tail: mode&1 ? v : read + (v % (2*capacity))
 //   8 pick:u8 off:u16 n:u8 b[n] overwrite the payload of an in-flight block
 //   9 v:u64                    overwrite head (what the producer trusts of the consumer)
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -39,6 +49,7 @@
 #include <sk/alloc/errors.hpp>
 #include <sk/core/byte_ring.hpp>
 #include <sk/core/cacheline.hpp>
+#include <sk/ipc/message_framing.hpp>
 #include <sk/ipc/pipe_errors.hpp>
 #include <sk/ipc/ser_errors.hpp>
 #include <sk/pipe.hpp>
@@ -106,6 +117,43 @@ struct InFlight {
   std::size_t bytes;
 };
 
+// The tell/listen ring: a bare ByteRing of the Pipe ring's size.
+class TellRing {
+ public:
+  TellRing() : mem_(static_cast<std::byte*>(std::aligned_alloc(128, sk::core::ByteRing::bytes_needed(kRingBytes)))) {
+    ring_ = sk::core::ByteRing::create(mem_, kRingBytes);
+  }
+  ~TellRing() { std::free(mem_); }
+  TellRing(const TellRing&) = delete;
+  TellRing& operator=(const TellRing&) = delete;
+  sk::core::ByteRing* ring() { return alive_ ? ring_ : nullptr; }
+
+  void send(std::size_t len, std::uint8_t fill) {
+    if (!alive_) return;
+    const std::vector<std::byte> msg(len, static_cast<std::byte>(fill));
+    // No waiting: a full ring gives up (as a sender whose peer is gone).
+    (void)sk::ipc::send_message(*ring_, msg, [] { return false; }, std::chrono::nanoseconds(0));
+  }
+  void receive() {
+    if (!alive_) return;
+    try {
+      auto m = sk::ipc::receive_message(*ring_, partial_, assembling_, std::chrono::steady_clock::now(),
+                                        [] { return false; }, std::chrono::nanoseconds(0));
+      if (m && m->size() > 4 * kRingBytes * kMaxOps) sk_fuzz::fail("tell/listen framing assembled an oversized message");
+      if (partial_.size() > 4 * kRingBytes * kMaxOps) sk_fuzz::fail("tell/listen framing grew without bound");
+    } catch (const sk::core::RingCorrupt&) {
+      alive_ = false;  // a real receiver drops the channel
+    }
+  }
+
+ private:
+  std::byte* mem_;
+  sk::core::ByteRing* ring_ = nullptr;
+  std::vector<std::byte> partial_;
+  bool assembling_ = false;
+  bool alive_ = true;
+};
+
 class Program {
  public:
   explicit Program(sk_fuzz::Reader& in) : in_(in), pair_(sk::Pipe::pair(options())) {
@@ -130,7 +178,9 @@ class Program {
     switch (op) {
       case 0: {
         const std::size_t len = in_.u16() % 600;
-        send(std::string(len, static_cast<char>(in_.u8())));
+        const std::uint8_t fill = in_.u8();
+        send(std::string(len, static_cast<char>(fill)));
+        tell_.send(len * 3, fill);  // up to 1800 bytes: several records of the 1 KiB ring
         return true;
       }
       case 1: {
@@ -140,24 +190,28 @@ class Program {
         for (std::size_t i = 0; i < n; ++i) m.points.push_back({static_cast<std::int32_t>(i), 0.5 * i});
         if (n % 2) m.id = n;
         send(m);
+        tell_.send(n, 'm');
         return true;
       }
       case 2: loan(in_.u16() % 2000, in_.u8()); return true;
-      case 3: return receive<std::string>();
-      case 4: return receive<Msg>();
-      case 5: return receive_view();
+      case 3: tell_.receive(); return receive<std::string>();
+      case 4: tell_.receive(); return receive<Msg>();
+      case 5: tell_.receive(); return receive_view();
       case 6: {
         const std::size_t off = in_.u16() % kRingBytes;
         std::size_t n = in_.u8();
         const std::uint8_t* b = in_.bytes(n);
         if (n > kRingBytes - off) n = kRingBytes - off;
         std::memcpy(ring_data(ring_) + off, b, n);
+        if (auto* t = tell_.ring()) std::memcpy(ring_data(t) + off, b, n);
         return true;
       }
       case 7: {
         const std::uint8_t mode = in_.u8();
         const std::uint64_t v = in_.u64();
         store_u64(ring_, kTailOffset, (mode & 1) ? v : load_u64(ring_, kReadOffset) + v % (2 * kRingBytes));
+        if (auto* t = tell_.ring())
+          store_u64(t, kTailOffset, (mode & 1) ? v : load_u64(t, kReadOffset) + v % (2 * kRingBytes));
         return true;
       }
       case 8: {
@@ -172,9 +226,12 @@ class Program {
         std::memcpy(anchor().channel().block_data(f.off) + off, b, n);
         return true;
       }
-      default:
-        store_u64(ring_, kHeadOffset, in_.u64());
+      default: {
+        const std::uint64_t v = in_.u64();
+        store_u64(ring_, kHeadOffset, v);
+        if (auto* t = tell_.ring()) store_u64(t, kHeadOffset, v);
         return true;
+      }
     }
   }
 
@@ -257,6 +314,7 @@ class Program {
   sk_fuzz::Reader& in_;
   std::pair<sk::Pipe::Anchor, sk::Pipe::Point> pair_;
   sk::core::ByteRing* ring_ = nullptr;
+  TellRing tell_;
   std::vector<InFlight> blocks_;
   unsigned sink_ = 0;
 };

@@ -341,3 +341,71 @@ TEST(Pipe, block_reference_into_the_pipes_own_ring_is_ring_corrupt) {
     EXPECT_NE(std::string(e.what()).find("overlaps the pipe's control block or rings"), std::string::npos) << e.what();
   }
 }
+
+// Memory held by this end's own unsent loans never comes back by waiting:
+// the next loan is ArenaFull (saying so), not a hang (issue #15).
+TEST(Pipe, unsent_loans_holding_the_arena_make_the_next_loan_arena_full_not_a_wait) {
+  sk::PipeOptions o;
+  o.arena_bytes = 4 << 20;
+  auto [tx, rx] = sk::Pipe::pair(sk::one_way, o);
+  std::vector<sk::PipeLoan> held;
+  std::string what;
+  try {
+    for (int i = 0; i < 64; ++i) held.push_back(tx.loan(512 * 1024));
+  } catch (const sk::alloc::ArenaFull& e) {
+    what = e.what();
+  }
+  EXPECT_FALSE(held.empty());
+  EXPECT_NE(what.find("unsent loans"), std::string::npos) << what;
+  held.clear();  // gives the blocks back: the same loan fits again
+  EXPECT_TRUE(tx.loan(512 * 1024));
+}
+
+// Latency mode (#18): a receiver that spins (pause only, never parks) still
+// gets every message, times out on recv_for, and sees its peer's exit as
+// PeerClosed; pinning to a CPU it may not use is a clear error.
+TEST(Pipe, spinning_receive_policy_delivers_times_out_and_sees_peer_exit) {
+  sk::PipeOptions o;
+  o.receive = sk::ReceivePolicy::spinning();  // endless spin
+  auto [a, p] = sk::Pipe::pair(o);
+  EXPECT_EQ(a.channel().receive_policy().mode, sk::ReceivePolicy::Mode::spin);
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(a.recv_for<int>(30ms).has_value());
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 30ms);
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    for (int i = 0; i < 1000; ++i) p.send(p.recv<int>() + 1);
+    _exit(0);
+  }
+  for (int i = 0; i < 1000; ++i) {
+    a.send(i);
+    ASSERT_EQ(a.recv<int>(), i + 1);
+  }
+  const auto t_exit = std::chrono::steady_clock::now();
+  EXPECT_THROW((void)a.recv<int>(), sk::PeerClosed);  // the child exits without closing
+  EXPECT_LT(std::chrono::steady_clock::now() - t_exit, 2s);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+TEST(Pipe, spin_then_block_policy_and_bad_policies) {
+  auto [a, p] = sk::Pipe::pair();
+  EXPECT_EQ(a.channel().receive_policy().mode, sk::ReceivePolicy::Mode::block);
+  a.set_receive_policy(sk::ReceivePolicy::spinning(2ms));
+  p.send(7);
+  EXPECT_EQ(a.recv<int>(), 7);
+  EXPECT_FALSE(a.recv_for<int>(20ms).has_value());  // spins 2 ms, then parks
+  EXPECT_THROW(a.set_receive_policy(sk::ReceivePolicy::spinning(-1ms)), sk::PipeError);
+  a.set_receive_policy(sk::ReceivePolicy::spinning(1ms, 100000));
+  try {
+    (void)a.try_recv<int>();
+    ADD_FAILURE() << "pinning to CPU 100000 should fail";
+  } catch (const sk::PipeError& e) {
+    EXPECT_NE(std::string(e.what()).find("CPU 100000"), std::string::npos) << e.what();
+  }
+  sk::PipeOptions o;
+  o.receive.anchor_cpu = -2;
+  EXPECT_THROW((void)sk::Pipe::pair(o), sk::PipeError);
+}

@@ -30,6 +30,7 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -40,6 +41,7 @@
 namespace sk {
 
 using PipeOptions = ipc::PipeOptions;
+using ReceivePolicy = ipc::ReceivePolicy;
 
 template <bool CanSend, bool CanRecv>
 class PipeEndpoint;
@@ -162,17 +164,31 @@ class PipeEndpoint {
   void send(const T& value) {
     (void)send_until(value, std::nullopt);
   }
-  // False if the message could not be queued within timeout (ring or arena full).
+  // False if the message could not be queued within timeout (the ring was
+  // full, or the blocks in flight left no arena memory for it).
   template <ser::Sendable T>
     requires CanSend
   bool send_for(const T& value, std::chrono::nanoseconds timeout) {
     return send_until(value, Clock::now() + timeout);
   }
-  // Shared memory for n bytes, to fill and send without a copy.
+  // Shared memory for n bytes, to fill and send without a copy. While the
+  // blocks in flight leave no room for n bytes, waits (futex) until the
+  // receiver frees some. MessageTooLarge if n > max_message(); ArenaFull if
+  // nothing this end sent is in flight and still nothing fits (this end's own
+  // unsent loans, or messages to it that it has not received, hold the
+  // memory: waiting could never help).
   PipeLoan loan(std::size_t n)
     requires CanSend
   {
     const alloc::Offset off = end().allocate_block(n, std::nullopt);
+    return PipeLoan(end_, off, n);
+  }
+  // As loan(), waiting at most `timeout` for memory; nullopt on timeout.
+  std::optional<PipeLoan> loan_for(std::size_t n, std::chrono::nanoseconds timeout)
+    requires CanSend
+  {
+    const alloc::Offset off = end().allocate_block(n, Clock::now() + timeout);
+    if (off == 0) return std::nullopt;
     return PipeLoan(end_, off, n);
   }
 
@@ -215,6 +231,13 @@ class PipeEndpoint {
     if (end_) end_->close();
   }
   bool peer_alive() const noexcept { return end_ && end_->peer_alive(); }
+  // How recv*() wait on this end in this process (starts as the pair's
+  // PipeOptions::receive): ReceivePolicy::spinning(...) is the latency mode.
+  void set_receive_policy(const ReceivePolicy& p)
+    requires CanRecv
+  {
+    end().set_receive_policy(p);
+  }
   // The other end belongs to process `pid` (call it in the parent right after
   // forking the child that uses the other end). Without it, a child that
   // dies before it ever used its end leaves this end waiting as long as the
@@ -238,10 +261,27 @@ class PipeEndpoint {
 
   template <class T>
   bool send_until(const T& value, ipc::PipeEnd::Deadline d) {
-    thread_local std::vector<std::byte> buf;
-    buf.clear();
-    ser::encode_into(ser::to_wire(value), buf);
-    return end().send_bytes(buf, 0, d);
+    decltype(auto) wire = ser::to_wire(value);
+    using W = std::remove_cvref_t<decltype(wire)>;
+    ipc::PipeEnd& e = end();
+    if constexpr (ser::has_known_size_v<W>) {
+      // The frame's size is known: encode it once, straight into the ring
+      // (or the arena block), no intermediate buffer.
+      const std::span<std::byte> room = e.begin_send(ser::frame_bytes(wire), 0, d);
+      if (room.data() == nullptr) return false;
+      try {
+        (void)ser::encode_to(wire, room);
+      } catch (...) {
+        e.abandon_send();
+        throw;
+      }
+      return e.commit_send(d);
+    } else {
+      thread_local std::vector<std::byte> buf;
+      buf.clear();
+      ser::encode_into(wire, buf);
+      return e.send_bytes(buf, 0, d);
+    }
   }
 
   template <class T>

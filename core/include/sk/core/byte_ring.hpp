@@ -142,6 +142,8 @@ class ByteRing {
   // True once a message of n bytes fits; waits up to timeout (spin, then
   // futex). Also returns (true) early when the consumer closed its end.
   bool wait_writable(std::size_t n, std::chrono::nanoseconds timeout) noexcept {
+    // SYNC POINT: acquire of the close flag pairs with close()'s release
+    // (the flag is the whole message: stop waiting).
     return waits_.space.wait_for(
         [&] { return writable(n) || waits_.consumer_closed.load(std::memory_order_acquire) != 0; }, timeout);
   }
@@ -222,6 +224,8 @@ class ByteRing {
   // True once a message is published (or the producer closed its end);
   // waits up to timeout (spin, then futex).
   bool wait_readable(std::chrono::nanoseconds timeout) noexcept {
+    // SYNC POINT: acquire of the close flag pairs with close()'s release: a
+    // reader that sees it also sees every message published before the close.
     return waits_.data.wait_for(
         [&] { return readable() || waits_.producer_closed.load(std::memory_order_acquire) != 0; }, timeout);
   }
@@ -236,6 +240,8 @@ class ByteRing {
   // Marks an end closed and wakes the other side's waits.
   void close_producer() noexcept { close(waits_.producer_closed); }
   void close_consumer() noexcept { close(waits_.consumer_closed); }
+  // SYNC POINT: acquire loads pair with close()'s release store of the flag:
+  // what the closing end published before closing is visible after them.
   bool producer_closed() const noexcept { return waits_.producer_closed.load(std::memory_order_acquire) != 0; }
   bool consumer_closed() const noexcept { return waits_.consumer_closed.load(std::memory_order_acquire) != 0; }
   // Wakes everyone parked on this ring (both wait points).
@@ -246,7 +252,7 @@ class ByteRing {
 
  private:
   static constexpr std::uint64_t kMagic = 0x676E6952'65747942ull;  // "ByteRing"
-  static constexpr std::uint32_t kVersion = 1;
+  static constexpr std::uint32_t kVersion = 2;  // 2: asymmetric wake fences
   static constexpr std::uint32_t kTagMask = 0xFF000000u;
   static constexpr std::uint32_t kTag = 0x5A000000u;  // every valid header carries it
   static constexpr std::uint32_t kPadFlag = 0x00800000u;
@@ -303,9 +309,12 @@ class ByteRing {
     std::uint64_t peeked_end = 0;        // consumer-private: end of the peeked record (0 = none)
     std::atomic<std::uint64_t> tag{0};   // owner of the consumer end (opaque here)
   };
+  // FastWaitPoint: publish() and publish_released() run on every message,
+  // so their wake check skips the fence (membarrier on the parking side; see
+  // futex.hpp, light_fence).
   struct alignas(kFalseSharingRange) Waits {
-    WaitPoint data;   // consumer parks: "a message was published"
-    WaitPoint space;  // producer parks: "space was released"
+    FastWaitPoint data;   // consumer parks: "a message was published"
+    FastWaitPoint space;  // producer parks: "space was released"
     std::atomic<std::uint32_t> producer_closed{0};
     std::atomic<std::uint32_t> consumer_closed{0};
   };

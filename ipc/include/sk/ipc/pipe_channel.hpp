@@ -37,14 +37,41 @@
 #include <sk/alloc/owner.hpp>
 #include <sk/core/byte_ring.hpp>
 #include <sk/core/cacheline.hpp>
+#include <sk/core/futex.hpp>
 #include <sk/ipc/pipe_errors.hpp>
 
 namespace sk::ipc {
+
+// How a receiving end waits for its next message.
+//
+//   block (default): a short bounded spin (pause, then sched_yield), then a
+//     futex sleep; an idle pipe costs no CPU.
+//   spin (latency mode): spins with `pause` only (no yield, no syscall) for
+//     up to `spin_for` per wait, then waits as in block mode.
+//     nanoseconds::max() never parks: the receiving thread keeps a core busy
+//     for as long as it waits, and wakes within a cache-line transfer of the
+//     send. Pinning (anchor_cpu / point_cpu >= 0) moves the thread that first
+//     receives on that end to one CPU, so it is not migrated or stacked onto
+//     the sender's core. Peer death is still seen within the liveness slice.
+struct ReceivePolicy {
+  enum class Mode : std::uint32_t { block = 0, spin = 1 };
+  Mode mode = Mode::block;
+  std::chrono::nanoseconds spin_for = std::chrono::nanoseconds::max();
+  int anchor_cpu = -1;  // spin mode: CPU for the anchor's receiving thread (-1: leave it)
+  int point_cpu = -1;   // spin mode: CPU for the point's receiving thread (-1: leave it)
+
+  static ReceivePolicy blocking() noexcept { return {}; }
+  static ReceivePolicy spinning(std::chrono::nanoseconds spin_for = std::chrono::nanoseconds::max(),
+                                int anchor_cpu = -1, int point_cpu = -1) noexcept {
+    return {Mode::spin, spin_for, anchor_cpu, point_cpu};
+  }
+};
 
 struct PipeOptions {
   std::size_t ring_bytes = 256 * 1024;        // data bytes per direction (power of two)
   std::size_t arena_bytes = 32 * 1024 * 1024;  // rings + large messages in flight
   std::size_t inline_max = 16 * 1024;         // larger messages go through arena blocks
+  ReceivePolicy receive;                      // both ends' default (each may change its own)
 };
 
 enum class PipeRole : std::uint32_t { anchor = 0, point = 1 };
@@ -52,7 +79,7 @@ enum class PipeRole : std::uint32_t { anchor = 0, point = 1 };
 // The root object of a pipe's arena. Standard layout, no pointers.
 struct PipeBlock {
   static constexpr std::uint64_t kMagic = 0x45504950'4B53ull;  // "SKPIPE"
-  static constexpr std::uint32_t kVersion = 1;
+  static constexpr std::uint32_t kVersion = 2;
 
   std::uint64_t magic = 0;
   std::uint32_t version = 0;
@@ -62,10 +89,17 @@ struct PipeBlock {
   std::uint64_t inline_max = 0;
   std::uint64_t max_message = 0;       // largest message the arena can hold
   std::uint64_t creator = 0;           // packed OwnerId of the creating process
+  std::uint32_t receive_mode = 0;      // PipeOptions::receive, as created
+  std::int32_t receive_cpu[2] = {-1, -1};
+  std::int64_t receive_spin_ns = 0;
   // Claim and close words: written once per endpoint, read by the waiting
   // peer; on their own line pair.
   alignas(core::kFalseSharingRange) std::atomic<std::uint64_t> owner[2] = {0, 0};
   std::atomic<std::uint32_t> closed[2] = {0, 0};
+  // Where a sender waits for arena memory (a large message or a loan whose
+  // block does not fit while blocks are in flight); every free of a message
+  // block notifies it. Written only when someone parks.
+  core::WaitPoint memory;
 };
 static_assert(std::is_standard_layout_v<PipeBlock>);
 static_assert(sizeof(PipeBlock) == 2 * core::kFalseSharingRange);
@@ -110,8 +144,24 @@ class PipeEnd {
   // while the ring or the arena is full. False when the deadline passed.
   // Throws PeerClosed, MessageTooLarge, PipeEndpointError.
   bool send_bytes(std::span<const std::byte> bytes, std::uint32_t flags, Deadline deadline);
-  // An arena block of n bytes for a loan (waits while the arena is full);
-  // 0 when the deadline passed.
+  // Two-phase send, so a message is written once, straight into shared
+  // memory: begin_send(n) returns room for exactly n bytes (reserved ring
+  // space when n <= inline_max, else an arena block; it waits as send_bytes
+  // does) or a span with a null data() when the deadline passed. Fill it, then
+  // commit_send() publishes it (false: the deadline passed while a block
+  // message waited for ring room; the block is freed). abandon_send() drops
+  // an open send (nothing becomes visible). Throws as send_bytes.
+  std::span<std::byte> begin_send(std::size_t n, std::uint32_t flags, Deadline deadline);
+  bool commit_send(Deadline deadline);
+  void abandon_send() noexcept;
+  // An arena block of n bytes for a message or a loan. While blocks this end
+  // sent are in flight and the arena cannot hold n more bytes, waits on the
+  // futex (PipeBlock::memory) until the receiver frees some; 0 when the
+  // deadline passed. Throws MessageTooLarge (n > max_message()), PeerClosed
+  // (the receiver died or closed while we waited), ArenaFull (nothing this end
+  // sent is in flight and the arena still cannot hold n bytes: the memory is
+  // held by this end's unsent loans or by messages to this end it has not
+  // received, so waiting could never help).
   alloc::Offset allocate_block(std::size_t n, Deadline deadline);
   void free_block(alloc::Offset off, std::size_t n) noexcept;
   std::byte* block_data(alloc::Offset off) const noexcept { return arena_.base() + off; }
@@ -144,6 +194,10 @@ class PipeEnd {
   void give_peer_to(pid_t pid);
   bool peer_alive() const noexcept;
   std::size_t max_message() const noexcept { return static_cast<std::size_t>(blk_->max_message); }
+  // How this end (in this process) waits in receive(); starts as the pipe's
+  // PipeOptions::receive. Throws PipeError for a spin_for below zero.
+  void set_receive_policy(const ReceivePolicy& p);
+  ReceivePolicy receive_policy() const noexcept { return policy_; }
   bool one_way() const noexcept { return blk_->one_way != 0; }
   PipeRole role() const noexcept { return role_; }
   const std::string& name() const noexcept { return arena_.name(); }
@@ -165,12 +219,15 @@ class PipeEnd {
   int peer() const noexcept { return role_ == PipeRole::anchor ? 1 : 0; }
   [[noreturn]] void throw_peer_closed(const char* while_doing) const;
   [[noreturn]] void throw_too_large(std::size_t n) const;
+  [[noreturn]] void throw_arena_full(std::size_t n) const;
+  alloc::Offset try_allocate(std::size_t n);
   // Spin-then-park on `wait(slice)` until ready(); checks the peer between
   // slices. False on deadline. Throws PeerClosed when the peer is gone and
   // ready() is still false.
   template <class Ready, class Wait>
   bool wait_loop(Ready&& ready, Wait&& wait, Deadline deadline, const char* while_doing);
   bool push_record(std::span<const std::byte> bytes, std::uint32_t flags, Deadline deadline);
+  std::span<std::byte> reserve_record(std::size_t n, std::uint32_t flags, Deadline deadline);
 
   alloc::Arena arena_;
   PipeBlock* blk_ = nullptr;
@@ -180,6 +237,17 @@ class PipeEnd {
   std::uint64_t claimed_as_ = 0;  // packed OwnerId of this process once it claimed the end
   bool closed_ = false;
   bool holding_ = false;  // receive() returned a message not yet consumed
+  ReceivePolicy policy_;
+  bool pinned_ = false;   // the spin policy's CPU pin was applied (or not asked for)
+  void apply_pin();
+  // Spin mode: pause-only polling of ready() for up to `slice`; true if ready.
+  template <class Ready>
+  bool spin_wait(Ready&& ready, std::chrono::nanoseconds slice);
+  // An open two-phase send: inline (ring reservation) or an arena block.
+  enum class Pending : std::uint8_t { none, inline_record, block } pending_ = Pending::none;
+  std::size_t pending_bytes_ = 0;
+  std::uint32_t pending_flags_ = 0;
+  alloc::Offset pending_block_ = 0;
 };
 
 }  // namespace sk::ipc

@@ -29,7 +29,9 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <cereal/cereal.hpp>
@@ -242,8 +244,34 @@ std::string_view type_name_of(std::uint64_t id) noexcept;
 
 // ---- payload only (no header), for storage whose type is fixed -----------------
 
+namespace detail {
+// Appends to a vector (the sink put_known writes known-size values to).
+struct VectorSink {
+  std::vector<std::byte>* out;
+  void saveBinary(const void* data, std::size_t n) {
+    const auto* b = static_cast<const std::byte*>(data);
+    out->insert(out->end(), b, b + n);
+  }
+};
+// Writes into a fixed span; a write past its end throws SerializationError.
+struct FixedSink {
+  std::span<std::byte> out;
+  std::size_t pos = 0;
+  void saveBinary(const void* data, std::size_t n) {
+    if (n > out.size() - pos) throw_span_overflow(n, pos, out.size());
+    if (n != 0) std::memcpy(out.data() + pos, data, n);
+    pos += n;
+  }
+};
+}  // namespace detail
+
 template <Serializable T>
 void encode_payload(const T& v, std::vector<std::byte>& out) {
+  if constexpr (detail::known_size<T>()) {
+    detail::VectorSink sink{&out};
+    detail::put_known(sink, v);  // no cereal archive (see span_archive.hpp)
+    return;
+  }
   const std::size_t at = out.size();
   try {
     detail::SpanOutputArchive ar(out);
@@ -261,6 +289,12 @@ template <Serializable T>
 T decode_payload(std::span<const std::byte> payload) {
   static_assert(std::is_default_constructible_v<T>, "sk::ser decodes into a default-constructed T");
   T v{};
+  if constexpr (detail::known_size<T>()) {
+    detail::ByteReader in(payload);  // no cereal archive (see span_archive.hpp)
+    detail::get_known(in, v);
+    if (in.remaining() != 0) detail::throw_trailing(type_name<T>(), in.position(), payload.size());
+    return v;
+  }
   detail::SpanInputArchive ar(payload);
   try {
     ar(v);
@@ -300,6 +334,70 @@ std::vector<std::byte> encode(const T& v) {
   std::vector<std::byte> out;
   encode_into(v, out);
   return out;
+}
+
+// ---- encoding straight into caller memory (no intermediate buffer) -------------
+//
+// For a value whose encoded size is known without encoding it, a transport
+// can reserve exactly frame_bytes(v) of its own memory (ring space, a shared
+// block) and encode_to() it there: one pass, the same bytes encode() makes.
+
+namespace detail {
+// Payload bytes of v (T with known_size<T>()), as SpanOutputArchive writes them.
+template <class T>
+std::size_t payload_bytes(const T& v) noexcept {
+  if constexpr (std::is_arithmetic_v<T> || std::is_enum_v<T> || is_raw_v<T> || is_std_array<T>::value) {
+    return sizeof(T);
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    return sizeof(std::uint64_t) + v.size();
+  } else if constexpr (is_specialization<T, std::vector>::value) {
+    return sizeof(std::uint64_t) + v.size() * sizeof(typename T::value_type);
+  } else if constexpr (is_specialization<T, std::pair>::value) {
+    return payload_bytes(v.first) + payload_bytes(v.second);
+  } else {
+    return std::apply([](const auto&... e) { return (std::size_t{0} + ... + payload_bytes(e)); }, v);
+  }
+}
+}  // namespace detail
+
+// True when frame_bytes(v) can be computed without encoding: arithmetic,
+// enums, trivially copyable classes without serialization functions,
+// std::string, vector/array of those (not bool), and pairs/tuples of these.
+template <class T>
+inline constexpr bool has_known_size_v = detail::known_size<std::remove_cv_t<T>>();
+
+// Bytes of the frame encode(v) returns.
+template <Serializable T>
+  requires has_known_size_v<T>
+std::size_t frame_bytes(const T& v) noexcept {
+  return kFrameHeaderBytes + detail::payload_bytes(v);
+}
+
+// Writes one frame holding v at the start of `out` and returns its size (the
+// same bytes as encode(v)). Throws SerializationError if out is too small.
+template <Serializable T>
+std::size_t encode_to(const T& v, std::span<std::byte> out) {
+  (void)detail::TypeRegistrar<T>::registered;
+  if (out.size() < kFrameHeaderBytes) detail::throw_span_overflow(kFrameHeaderBytes, 0, out.size());
+  std::size_t payload = 0;
+  if constexpr (detail::known_size<T>()) {
+    detail::FixedSink sink{out.subspan(kFrameHeaderBytes)};
+    detail::put_known(sink, v);
+    payload = sink.pos;
+  } else {
+    detail::SpanOutputArchive ar(out.subspan(kFrameHeaderBytes));
+    try {
+      ar(v);
+    } catch (const cereal::Exception& e) {
+      detail::throw_encode_failed(type_name<T>(), e.what());
+    }
+    payload = ar.written();
+  }
+  FrameHeader h;
+  h.payload_len = payload;
+  h.type_id = type_id<T>();
+  std::memcpy(out.data(), &h, sizeof h);
+  return kFrameHeaderBytes + payload;
 }
 
 // Decodes a frame that must be exactly one frame of T (no trailing bytes).

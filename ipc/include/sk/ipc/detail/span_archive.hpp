@@ -1,7 +1,9 @@
 #pragma once
 // The two cereal archives behind sk::ser (see docs/serialization.md):
 //
-//   SpanOutputArchive  appends to a std::vector<std::byte>;
+//   SpanOutputArchive  appends to a std::vector<std::byte>, or writes into a
+//                      caller's fixed span (e.g. reserved ring space) and
+//                      throws if it would overflow;
 //   SpanInputArchive   reads a std::span<const std::byte> and treats every
 //                      byte as hostile: every read is checked against the
 //                      bytes left, every size tag is checked BEFORE the
@@ -13,7 +15,11 @@
 //   size tag             u64 element count
 //   "raw" types          trivially copyable classes with no cereal function:
 //                        their object bytes (memcpy)
-//   vector<E>/array<E,N> of raw or non-bool arithmetic E: [u64 count] + one memcpy
+//   vector<E>/array<E,N> of raw, enum (std::byte) or non-bool arithmetic E:
+//                        [u64 count] + one memcpy (the same bytes cereal's
+//                        element-wise path writes: an enum as its underlying type)
+//   std::string          [u64 count] + its chars (cereal's format); decoded
+//                        with one copy, no zero-fill
 //   everything else      cereal's own functions for std types / the user's
 //                        serialize() (SK_FIELDS), recursing into the above.
 //
@@ -27,7 +33,9 @@
 #include <map>
 #include <span>
 #include <string>
+#include <tuple>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <cereal/cereal.hpp>
@@ -73,20 +81,145 @@ inline constexpr bool is_raw_v = (std::is_class_v<T> || std::is_union_v<T>) && s
 
 // Element types whose contiguous containers are copied with one memcpy.
 template <class E>
-inline constexpr bool is_bulk_elem_v = (std::is_arithmetic_v<E> && !std::is_same_v<E, bool>) || is_raw_v<E>;
+inline constexpr bool is_bulk_elem_v =
+    (std::is_arithmetic_v<E> && !std::is_same_v<E, bool>) || std::is_enum_v<E> || is_raw_v<E>;
+
+[[noreturn]] void throw_span_overflow(std::size_t need, std::size_t pos, std::size_t size);
+
+// ---- types with a known size: encoded and decoded without a cereal archive ----
+//
+// Arithmetic, enums, raw classes, std::string, vector/array of bulk elements,
+// and pairs/tuples of these. Their wire form is fixed by the table above, so
+// put_known / get_known read and write it directly; both archives route these
+// types through them too (one implementation of the format), and
+// sk::ser::encode/decode skip constructing a cereal archive for them (its
+// hash tables cost about 200 instructions per encode or decode).
+template <class T>
+constexpr bool known_size() noexcept {
+  if constexpr (std::is_arithmetic_v<T> || std::is_enum_v<T> || is_raw_v<T> || std::is_same_v<T, std::string>) {
+    return true;
+  } else if constexpr (is_specialization<T, std::vector>::value || is_std_array<T>::value) {
+    return is_bulk_elem_v<typename T::value_type>;
+  } else if constexpr (is_specialization<T, std::pair>::value) {
+    return known_size<typename T::first_type>() && known_size<typename T::second_type>();
+  } else if constexpr (is_specialization<T, std::tuple>::value) {
+    return []<std::size_t... I>(std::index_sequence<I...>) {
+      return (known_size<std::tuple_element_t<I, T>>() && ...);
+    }(std::make_index_sequence<std::tuple_size_v<T>>{});
+  } else {
+    return false;
+  }
+}
+
+// A cursor over hostile input: every read is checked against the bytes left.
+class ByteReader {
+ public:
+  explicit ByteReader(std::span<const std::byte> in) noexcept : in_(in) {}
+  std::size_t position() const noexcept { return pos_; }
+  std::size_t remaining() const noexcept { return in_.size() - pos_; }
+  const std::byte* here() const noexcept { return in_.data() + pos_; }
+  void skip(std::size_t n) noexcept { pos_ += n; }  // n <= remaining(), checked by the caller
+
+  void loadBinary(void* data, std::size_t n) {
+    if (n > remaining()) throw_truncated(n, pos_, in_.size());
+    if (n != 0) std::memcpy(data, in_.data() + pos_, n);
+    pos_ += n;
+  }
+  bool load_bool() {
+    unsigned char b = 0;
+    loadBinary(&b, 1);
+    if (b > 1) throw_bad_bool(b, pos_ - 1);
+    return b != 0;
+  }
+  // Reads a u64 element count and checks that `count` elements of at least
+  // `elem_bytes` each fit in the bytes left (before anything is allocated).
+  std::uint64_t load_count(std::size_t elem_bytes) {
+    std::uint64_t n = 0;
+    loadBinary(&n, sizeof n);
+    const std::size_t per = elem_bytes == 0 ? 1 : elem_bytes;
+    if (n > remaining() / per) throw_bad_size_tag(n, per, pos_ - sizeof n, remaining());
+    return n;
+  }
+
+ private:
+  std::span<const std::byte> in_;
+  std::size_t pos_ = 0;
+};
+
+// Writes a known-size value to any sink with saveBinary(const void*, size_t).
+template <class Sink, class T>
+void put_known(Sink& out, const T& v) {
+  static_assert(known_size<T>());
+  if constexpr (std::is_arithmetic_v<T> || std::is_enum_v<T> || is_raw_v<T> || is_std_array<T>::value) {
+    out.saveBinary(std::addressof(v), sizeof(T));
+  } else if constexpr (std::is_same_v<T, std::string> || is_specialization<T, std::vector>::value) {
+    const std::uint64_t n = v.size();  // size tag + elements (cereal's format)
+    out.saveBinary(&n, sizeof n);
+    out.saveBinary(v.data(), v.size() * sizeof(typename T::value_type));
+  } else if constexpr (is_specialization<T, std::pair>::value) {
+    put_known(out, v.first);
+    put_known(out, v.second);
+  } else {
+    std::apply([&](const auto&... e) { (put_known(out, e), ...); }, v);
+  }
+}
+
+// Reads a known-size value (every read checked; see ByteReader).
+template <class T>
+void get_known(ByteReader& in, T& v) {
+  static_assert(known_size<T>());
+  if constexpr (std::is_same_v<T, bool>) {
+    v = in.load_bool();
+  } else if constexpr (std::is_arithmetic_v<T> || std::is_enum_v<T> || is_raw_v<T> || is_std_array<T>::value) {
+    in.loadBinary(std::addressof(v), sizeof(T));
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    const std::uint64_t n = in.load_count(1);
+    v.assign(reinterpret_cast<const char*>(in.here()), static_cast<std::size_t>(n));  // one copy, no zero-fill
+    in.skip(static_cast<std::size_t>(n));
+  } else if constexpr (is_specialization<T, std::vector>::value) {
+    using E = typename T::value_type;
+    const std::uint64_t n = in.load_count(sizeof(E));
+    const std::size_t bytes = static_cast<std::size_t>(n) * sizeof(E);
+    if (reinterpret_cast<std::uintptr_t>(in.here()) % alignof(E) == 0) {
+      // One copy, no zero-fill first (assign from a range of trivially
+      // copyable E is a memmove). load_count checked the bytes are there.
+      const E* first = reinterpret_cast<const E*>(in.here());
+      v.assign(first, first + n);
+      in.skip(bytes);
+    } else {
+      v.resize(static_cast<std::size_t>(n));
+      in.loadBinary(v.data(), bytes);
+    }
+  } else if constexpr (is_specialization<T, std::pair>::value) {
+    get_known(in, v.first);
+    get_known(in, v.second);
+  } else {
+    std::apply([&](auto&... e) { (get_known(in, e), ...); }, v);
+  }
+}
 
 class SpanOutputArchive : public cereal::OutputArchive<SpanOutputArchive, cereal::AllowEmptyClassElision> {
   using Base = cereal::OutputArchive<SpanOutputArchive, cereal::AllowEmptyClassElision>;
 
  public:
   explicit SpanOutputArchive(std::vector<std::byte>& out) : Base(this), out_(&out) {}
+  // Writes into `fixed` from its start; a write past its end throws
+  // (sk::SerializationError). written() says how far it got.
+  explicit SpanOutputArchive(std::span<std::byte> fixed) : Base(this), fixed_(fixed) {}
 
   void saveBinary(const void* data, std::size_t n) {
     if (n == 0) return;
-    const std::size_t at = out_->size();
-    out_->resize(at + n);
-    std::memcpy(out_->data() + at, data, n);
+    if (out_ == nullptr) {
+      if (n > fixed_.size() - pos_) throw_span_overflow(n, pos_, fixed_.size());
+      std::memcpy(fixed_.data() + pos_, data, n);
+      pos_ += n;
+      return;
+    }
+    // insert, not resize + memcpy: no zero-fill pass over the new bytes.
+    const auto* b = static_cast<const std::byte*>(data);
+    out_->insert(out_->end(), b, b + n);
   }
+  std::size_t written() const noexcept { return out_ != nullptr ? out_->size() : pos_; }
 
   template <class... Ts>
   SpanOutputArchive& operator()(Ts&&... values) {
@@ -114,28 +247,16 @@ class SpanOutputArchive : public cereal::OutputArchive<SpanOutputArchive, cereal
       saveBinary(&n, sizeof n);
     } else if constexpr (is_specialization<T, cereal::BinaryData>::value) {
       saveBinary(v.data, static_cast<std::size_t>(v.size));
-    } else if constexpr (std::is_arithmetic_v<T> || is_raw_v<T>) {
-      saveBinary(std::addressof(v), sizeof(T));
-    } else if constexpr (is_specialization<T, std::vector>::value) {
-      if constexpr (is_bulk_elem_v<typename T::value_type>) {
-        const std::uint64_t n = v.size();
-        saveBinary(&n, sizeof n);
-        saveBinary(v.data(), v.size() * sizeof(typename T::value_type));
-      } else {
-        Base::operator()(v);
-      }
-    } else if constexpr (is_std_array<T>::value) {
-      if constexpr (is_bulk_elem_v<typename T::value_type>) {
-        saveBinary(v.data(), sizeof(T));
-      } else {
-        Base::operator()(v);
-      }
+    } else if constexpr (known_size<T>()) {
+      put_known(*this, v);
     } else {
       Base::operator()(v);
     }
   }
 
-  std::vector<std::byte>* out_;
+  std::vector<std::byte>* out_ = nullptr;
+  std::span<std::byte> fixed_;
+  std::size_t pos_ = 0;
 };
 
 class SpanInputArchive : public cereal::InputArchive<SpanInputArchive, cereal::AllowEmptyClassElision> {
@@ -144,29 +265,11 @@ class SpanInputArchive : public cereal::InputArchive<SpanInputArchive, cereal::A
  public:
   explicit SpanInputArchive(std::span<const std::byte> in) : Base(this), in_(in) {}
 
-  std::size_t position() const noexcept { return pos_; }
-  std::size_t remaining() const noexcept { return in_.size() - pos_; }
-
-  void loadBinary(void* data, std::size_t n) {
-    if (n > remaining()) throw_truncated(n, pos_, in_.size());
-    if (n != 0) std::memcpy(data, in_.data() + pos_, n);
-    pos_ += n;
-  }
-  bool load_bool() {
-    unsigned char b = 0;
-    loadBinary(&b, 1);
-    if (b > 1) throw_bad_bool(b, pos_ - 1);
-    return b != 0;
-  }
-  // Reads a u64 element count and checks that `count` elements of at least
-  // `elem_bytes` each fit in the bytes left (before anything is allocated).
-  std::uint64_t load_count(std::size_t elem_bytes) {
-    std::uint64_t n = 0;
-    loadBinary(&n, sizeof n);
-    const std::size_t per = elem_bytes == 0 ? 1 : elem_bytes;
-    if (n > remaining() / per) throw_bad_size_tag(n, per, pos_ - sizeof n, remaining());
-    return n;
-  }
+  std::size_t position() const noexcept { return in_.position(); }
+  std::size_t remaining() const noexcept { return in_.remaining(); }
+  void loadBinary(void* data, std::size_t n) { in_.loadBinary(data, n); }
+  bool load_bool() { return in_.load_bool(); }
+  std::uint64_t load_count(std::size_t elem_bytes) { return in_.load_count(elem_bytes); }
 
   template <class... Ts>
   SpanInputArchive& operator()(Ts&&... values) {
@@ -195,25 +298,8 @@ class SpanInputArchive : public cereal::InputArchive<SpanInputArchive, cereal::A
       v.size = static_cast<std::remove_reference_t<decltype(v.size)>>(load_count(1));
     } else if constexpr (is_specialization<std::remove_const_t<T>, cereal::BinaryData>::value) {
       loadBinary(v.data, static_cast<std::size_t>(v.size));
-    } else if constexpr (std::is_same_v<T, bool>) {
-      v = load_bool();
-    } else if constexpr (std::is_arithmetic_v<T> || is_raw_v<T>) {
-      loadBinary(std::addressof(v), sizeof(T));
-    } else if constexpr (is_specialization<T, std::vector>::value) {
-      using E = typename T::value_type;
-      if constexpr (is_bulk_elem_v<E>) {
-        const std::uint64_t n = load_count(sizeof(E));
-        v.resize(static_cast<std::size_t>(n));
-        loadBinary(v.data(), static_cast<std::size_t>(n) * sizeof(E));
-      } else {
-        Base::operator()(v);
-      }
-    } else if constexpr (is_std_array<T>::value) {
-      if constexpr (is_bulk_elem_v<typename T::value_type>) {
-        loadBinary(v.data(), sizeof(T));
-      } else {
-        Base::operator()(v);
-      }
+    } else if constexpr (known_size<T>()) {
+      get_known(in_, v);
     } else if constexpr (is_specialization<T, std::multimap>::value) {
       // cereal 1.3.2 inserts each item before the previous one, which reverses
       // runs of equal keys; insert at the end to keep their order.
@@ -230,8 +316,7 @@ class SpanInputArchive : public cereal::InputArchive<SpanInputArchive, cereal::A
     }
   }
 
-  std::span<const std::byte> in_;
-  std::size_t pos_ = 0;
+  ByteReader in_;
 };
 
 // ---- functions cereal's own dispatch finds (minimal serialization, class
