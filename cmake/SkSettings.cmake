@@ -30,3 +30,18 @@ function(sk_layer target dir)
   target_compile_features(${target} PUBLIC cxx_std_20)
   install(DIRECTORY ${dir}/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 endfunction()
+
+# sk_program_library(<file stem> <out var>): the library a test, example or
+# benchmark file links by its name: suitkaise, or for spdlog_* files the
+# optional component sk_spdlog; "" when that component is not built (then
+# skip the file).
+function(sk_program_library stem out)
+  set(lib suitkaise)
+  if(stem MATCHES "^spdlog_")
+    set(lib "")
+    if(TARGET sk_spdlog)
+      set(lib sk_spdlog)
+    endif()
+  endif()
+  set(${out} "${lib}" PARENT_SCOPE)
+endfunction()
