@@ -164,7 +164,7 @@ std::string_view cut(std::string_view s, std::size_t n, bool keep_tail) noexcept
 std::uint8_t pack_field(char* text, std::size_t& used, std::string_view v, bool keep_tail) noexcept {
   const std::size_t room = Log::kTextBytes - used;
   const std::string_view kept = cut(v, room < Log::kMaxOriginBytes ? room : Log::kMaxOriginBytes, keep_tail);
-  std::memcpy(text + used, kept.data(), kept.size());
+  if (!kept.empty()) std::memcpy(text + used, kept.data(), kept.size());  // (an empty view's data() may be null)
   used += kept.size();
   return static_cast<std::uint8_t>(kept.size());
 }
@@ -315,7 +315,7 @@ std::uint64_t Log::put(LogLevel level, std::string_view message, const LogOrigin
   out.pid = pid;
   out.level = static_cast<std::uint8_t>(level);
   std::size_t used = kept_bytes(message);
-  std::memcpy(out.text, message.data(), used);
+  if (used != 0) std::memcpy(out.text, message.data(), used);
   if (used < message.size()) {
     std::memcpy(out.text + used, "\xE2\x80\xA6", 3);  // "…"
     used += 3;

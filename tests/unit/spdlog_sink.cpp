@@ -224,8 +224,8 @@ TEST(LogForwarder, records_that_left_retention_before_forwarding_are_reported_no
   const auto lines = cap.lines();
   ASSERT_EQ(lines.size(), 11u);
   EXPECT_EQ(lines[0],
-            "warning|small|sk::LogForwarder: 90 record(s) between seq 0 and 99 left the Log's retention before they "
-            "could be forwarded (give the Log a larger sk::LogRetention, or forward sooner)");
+            "warning|small|sk::LogForwarder: 90 record(s) between seq 0 and 99 left the Log's retention (or were "
+            "cleared) before they could be forwarded (give the Log a larger sk::LogRetention, or forward sooner)");
   EXPECT_EQ(lines[1], "info|small|r90");
   EXPECT_EQ(lines[10], "info|small|r99");
 }

@@ -24,6 +24,8 @@ struct LogForwarder::State {
 
   static Options normalized(Options o) noexcept {
     if (o.batch == 0) o.batch = 1;
+    if (o.poll < std::chrono::milliseconds(1)) o.poll = std::chrono::milliseconds(1);  // never a busy loop
+    if (o.hole_timeout < std::chrono::milliseconds(0)) o.hole_timeout = std::chrono::milliseconds(0);
     return o;
   }
 
@@ -188,8 +190,9 @@ struct LogForwarder::State {
       std::unique_lock sinks_held(sink_mu);
       if (b.skipped != 0) {
         skipped.fetch_add(b.skipped, std::memory_order_relaxed);
-        warn(fmt::format("sk::LogForwarder: {} record(s) between seq {} and {} left the Log's retention before they could "
-                         "be forwarded (give the Log a larger sk::LogRetention, or forward sooner)",
+        warn(fmt::format("sk::LogForwarder: {} record(s) between seq {} and {} left the Log's retention (or were "
+                         "cleared) before they could be forwarded (give the Log a larger sk::LogRetention, or forward "
+                         "sooner)",
                          b.skipped, at, b.next - 1));
       }
       for (const LogRecord& r : b.records) to_sinks(to_spdlog_msg(r));
