@@ -8,8 +8,8 @@
 //   for (auto& m : share->log.messages()) ...                // the newest records, one order
 //
 // Level: records below the Log's level are filtered out before they reach a
-// sink or the Share. The default level is INFO: debug() is dropped unless the
-// Log is built with LogLevel::debug or set_level(LogLevel::debug) is called.
+// sink or the Share. The default level is INFO: trace() and debug() are
+// dropped unless the Log is built with a lower level or set_level lowers it.
 //
 // Retention: the Share keeps the most recent `LogRetention::records` records
 // (default 10,000), fewer if `LogRetention::bytes` is set (records =
@@ -33,8 +33,10 @@
 //
 // Write (lock-free: a writer never waits for another writer beyond a bounded
 // spin): format; install the ring if it is the first record (one installer at
-// a time, as sk::List installs chunks); take a ticket seq = next_++ (the
-// record's position in the total order); try_begin_write() on slot seq %
+// a time, as sk::List installs chunks); build the slot's record; take a
+// ticket seq = next_++ (the record's position in the total order; building
+// first keeps the ticket-to-commit window, a tailing reader's wait, short);
+// try_begin_write() on slot seq %
 // capacity, tagged with our compact owner id. The slot's committed record is
 // an older one (displaced: dropped_ += 1) or, if a writer of a later lap got
 // there first, a newer one (ours is already out of retention: abort,
@@ -82,6 +84,10 @@
 //  * next_, dropped_, base_: relaxed. They publish nothing: what a reader
 //    may use from a slot is decided by the slot's seqlock and the seq stored
 //    inside the record, so a stale next_ or base_ only yields an older window.
+//  * readers_ (WaitPoint): after a successful commit CAS (seq_cst) a writer
+//    reads waiters_ with a seq_cst load; a parked reader increments it, fences
+//    and re-reads the slot's sequence word. Without the pair a reader could
+//    sleep through the commit it waits for (until its timeout).
 //
 // Sinks run in the writing process, after the record is stored:
 // stderr by default (one write(2) per record, so lines of different processes
