@@ -1,6 +1,7 @@
 // sk::Log: the retained-record ring (design and ordering: log.hpp), process-
 // local sinks and record formatting.
 #include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -167,6 +168,21 @@ std::uint8_t pack_field(char* text, std::size_t& used, std::string_view v, bool 
   if (!kept.empty()) std::memcpy(text + used, kept.data(), kept.size());  // (an empty view's data() may be null)
   used += kept.size();
   return static_cast<std::uint8_t>(kept.size());
+}
+
+// getpid() is a system call (~250 ns where system calls are dear, e.g. a VM
+// with speculative-execution mitigations): taken once per process and
+// forgotten in a forked child (atfork handler, before fork() returns there).
+std::atomic<std::uint32_t> g_pid{0};
+void forget_pid() noexcept { g_pid.store(0, std::memory_order_relaxed); }
+std::uint32_t self_pid() noexcept {
+  std::uint32_t pid = g_pid.load(std::memory_order_relaxed);
+  if (pid != 0) return pid;
+  static const bool forgotten_at_fork = pthread_atfork(nullptr, nullptr, &forget_pid) == 0;  // before the first cache
+  (void)forgotten_at_fork;
+  pid = static_cast<std::uint32_t>(::getpid());
+  g_pid.store(pid, std::memory_order_relaxed);
+  return pid;
 }
 
 std::int64_t now_ns() noexcept {
@@ -339,7 +355,7 @@ std::uint64_t Log::put(LogLevel level, std::string_view message, const LogOrigin
 bool Log::write(LogLevel level, std::string message) {
   if (!enabled(level)) return false;
   LogRecord rec;
-  rec.pid = static_cast<std::uint32_t>(::getpid());
+  rec.pid = self_pid();
   rec.level = level;
   rec.time_ns = now_ns();
   rec.logger = name_;
@@ -351,7 +367,7 @@ bool Log::write(LogLevel level, std::string message) {
 
 bool Log::append(LogLevel level, std::string_view message, const LogOrigin& origin) {
   if (!enabled(level)) return false;
-  put(level, message, &origin, static_cast<std::uint32_t>(::getpid()), origin.time_ns != 0 ? origin.time_ns : now_ns());
+  put(level, message, &origin, self_pid(), origin.time_ns != 0 ? origin.time_ns : now_ns());
   return true;
 }
 

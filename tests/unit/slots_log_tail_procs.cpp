@@ -47,6 +47,25 @@ TEST(LogTailProcs, procs_1writer_1waiter_a_commit_in_another_process_wakes_the_w
   }
 }
 
+TEST(LogTailProcs, procs_each_record_carries_its_writers_pid_also_in_children_of_a_process_that_logged) {
+  sk::Share<State> s;
+  s->log.no_sinks();
+  s->log.info("parent");  // the parent's pid is known (cached) before the forks
+  const pid_t child = sktest::spawn([&] {
+    s->log.info("child");
+    const pid_t grandchild = sktest::spawn([&] { return s->log.append(sk::LogLevel::info, "grandchild", {}); });
+    return sktest::reap(grandchild) == 0;
+  });
+  ASSERT_EQ(sktest::reap(child), 0);
+  const auto rs = s->log.records();
+  ASSERT_EQ(rs.size(), 3u);
+  EXPECT_EQ(rs[0].pid, static_cast<std::uint32_t>(::getpid()));
+  EXPECT_EQ(rs[1].pid, static_cast<std::uint32_t>(child));
+  EXPECT_NE(rs[2].pid, static_cast<std::uint32_t>(child));
+  EXPECT_NE(rs[2].pid, static_cast<std::uint32_t>(::getpid()));
+  EXPECT_EQ(rs[2].message, "grandchild");
+}
+
 TEST(LogTailProcs, procs_writer_killed_between_ticket_and_commit_leaves_a_reported_hole) {
   sk::Share<State> s;
   s->log.no_sinks();
