@@ -12,8 +12,6 @@
 //
 //   ./bench_share_slots --benchmark_min_time=0.05
 #include <benchmark/benchmark.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -22,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include <fork_all.hpp>
 #include <procs_args.hpp>
 #include <sk/share.hpp>
 #include <sk/slots/list.hpp>
@@ -41,29 +40,6 @@ struct SlotsState {
 };
 SK_SHARE(SlotsState, list, log, table);
 
-// Forks `procs` children running work(p); returns the wall time until all exited.
-template <class Work>
-double fork_all(int procs, Work work) {
-  const auto t0 = std::chrono::steady_clock::now();
-  std::vector<pid_t> pids;
-  for (int p = 0; p < procs; ++p) {
-    const pid_t pid = fork();
-    if (pid == 0) {
-      work(p);
-      _exit(0);
-    }
-    pids.push_back(pid);
-  }
-  bool ok = true;
-  for (pid_t pid : pids) {
-    int st = 0;
-    waitpid(pid, &st, 0);
-    ok = ok && WIFEXITED(st) && WEXITSTATUS(st) == 0;
-  }
-  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return ok ? s : -1.0;
-}
-
 template <class Setup, class Work, class Check>
 void run(benchmark::State& st, long per_proc, Setup setup, Work work, Check check) {
   const int procs = static_cast<int>(st.range(0));
@@ -73,7 +49,7 @@ void run(benchmark::State& st, long per_proc, Setup setup, Work work, Check chec
     sk::Share<SlotsState> share(std::size_t{64} << 20);
     setup(share);
     st.ResumeTiming();
-    const double s = fork_all(procs, [&](int p) { work(share, p); });
+    const double s = bench::fork_all(procs, [&](int p) { work(share, p); });
     if (s < 0 || !check(share, procs)) {
       st.SkipWithError("a worker failed or a total is wrong");
       return;

@@ -115,3 +115,20 @@ function(sk_pkg_config module description requires libs)
   configure_file(${PROJECT_SOURCE_DIR}/cmake/suitkaise.pc.in ${PROJECT_BINARY_DIR}/pkgconfig/${module}.pc @ONLY)
   install(FILES ${PROJECT_BINARY_DIR}/pkgconfig/${module}.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 endfunction()
+
+# sk_program_library(<file stem> <out var>): the library a test, example or
+# benchmark file links, by its name: suitkaise, or an optional component's
+# (a stem containing _pg: suitkaise_pg; starting with spdlog_:
+# suitkaise_spdlog); "" when that component is not built (skip the file).
+function(sk_program_library stem out)
+  set(lib suitkaise)
+  if(stem MATCHES "_pg")
+    set(lib suitkaise_pg)
+  elseif(stem MATCHES "^spdlog_")
+    set(lib suitkaise_spdlog)
+  endif()
+  if(NOT TARGET ${lib})
+    set(lib "")
+  endif()
+  set(${out} "${lib}" PARENT_SCOPE)
+endfunction()

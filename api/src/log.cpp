@@ -1,6 +1,7 @@
 // sk::Log: the retained-record ring (design and ordering: log.hpp), process-
 // local sinks and record formatting.
 #include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -88,10 +89,12 @@ void set_sinks(const Log* log, std::vector<LogSink> sinks) {
 
 std::string_view to_string(LogLevel level) noexcept {
   switch (level) {
+    case LogLevel::trace: return "TRACE";
     case LogLevel::debug: return "DEBUG";
     case LogLevel::info: return "INFO";
     case LogLevel::warning: return "WARNING";
     case LogLevel::error: return "ERROR";
+    case LogLevel::critical: return "CRITICAL";
   }
   return "LEVEL?";
 }
@@ -103,34 +106,88 @@ std::string format_record(const LogRecord& r) {
   gmtime_r(&secs, &tm);
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-  return fmt::format("{}.{:03}Z {} {}[{}] #{}: {}\n", stamp, millis, to_string(r.level), r.logger, r.pid, r.seq,
-                     r.message);
+  if (r.line == 0 && r.file.empty())
+    return fmt::format("{}.{:03}Z {} {}[{}] #{}: {}\n", stamp, millis, to_string(r.level), r.logger, r.pid, r.seq,
+                       r.message);
+  return fmt::format("{}.{:03}Z {} {}[{}] #{} {}:{}: {}\n", stamp, millis, to_string(r.level), r.logger, r.pid,
+                     r.seq, r.file, r.line, r.message);
 }
-
-namespace {
 
 // One retained record, inline and fixed-size (trivially copyable, so it can
 // live in a core::Seqlock). seq1 = seq + 1; 0 = the slot never held one.
-struct SlotRecord {
+// text: the message (len bytes), then the origin fields (append() only):
+// logger name, file name, function, packed, each at most kMaxOriginBytes.
+struct Log::SlotRecord {
   std::uint64_t seq1;
   std::int64_t time_ns;
   std::uint32_t pid;
+  std::uint32_t line;          // source line, 0 = none
   std::uint8_t level;
-  std::uint8_t flags;  // kTruncated
-  std::uint16_t len;   // bytes of text used, <= Log::kMaxMessageBytes
-  char text[Log::kMaxMessageBytes];
+  std::uint8_t flags;          // kTruncated
+  std::uint16_t len;           // message bytes, <= Log::kMaxMessageBytes
+  std::uint8_t logger_len;     // 0 = the Log's own name
+  std::uint8_t file_len;
+  std::uint8_t function_len;
+  std::uint8_t reserved;
+  char text[Log::kTextBytes];
 };
-constexpr std::uint8_t kTruncated = 1;
-static_assert(std::is_trivially_copyable_v<SlotRecord> && std::is_standard_layout_v<SlotRecord>);
-static_assert(sizeof(SlotRecord) == 24 + Log::kMaxMessageBytes, "no padding inside a slot record");
+
+namespace {
+
+constexpr std::uint8_t kTruncated = 1;  // SlotRecord::flags: the message was cut
+static_assert(Log::kTextBytes >= Log::kMaxMessageBytes + 56, "origin fields keep at least 56 bytes");
+
+bool continuation(char c) noexcept { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
 
 // Bytes of `m` kept in a slot: all of it, or a prefix cut at a UTF-8
 // boundary leaving room for the 3-byte "…".
 std::size_t kept_bytes(std::string_view m) noexcept {
   if (m.size() <= Log::kMaxMessageBytes) return m.size();
   std::size_t n = Log::kMaxMessageBytes - 3;
-  while (n > 0 && (static_cast<unsigned char>(m[n]) & 0xC0) == 0x80) --n;  // m[n] starts a character
+  while (n > 0 && continuation(m[n])) --n;  // m[n] starts a character
   return n;
+}
+
+// The first (or, keep_tail, the last) at most n bytes of s, whole UTF-8 characters.
+std::string_view cut(std::string_view s, std::size_t n, bool keep_tail) noexcept {
+  if (s.size() <= n) return s;
+  if (keep_tail) {
+    std::size_t at = s.size() - n;
+    while (at < s.size() && continuation(s[at])) ++at;
+    return s.substr(at);
+  }
+  while (n > 0 && continuation(s[n])) --n;
+  return s.substr(0, n);
+}
+
+// Appends an origin field at text[used] (of Log::kTextBytes), cut to what is
+// left and to kMaxOriginBytes; returns its length.
+std::uint8_t pack_field(char* text, std::size_t& used, std::string_view v, bool keep_tail) noexcept {
+  const std::size_t room = Log::kTextBytes - used;
+  const std::string_view kept = cut(v, room < Log::kMaxOriginBytes ? room : Log::kMaxOriginBytes, keep_tail);
+  if (!kept.empty()) std::memcpy(text + used, kept.data(), kept.size());  // (an empty view's data() may be null)
+  used += kept.size();
+  return static_cast<std::uint8_t>(kept.size());
+}
+
+// getpid() is a system call (~250 ns where system calls are dear, e.g. a VM
+// with speculative-execution mitigations): taken once per process and
+// forgotten in a forked child (atfork handler, before fork() returns there).
+std::atomic<std::uint32_t> g_pid{0};
+void forget_pid() noexcept { g_pid.store(0, std::memory_order_relaxed); }
+std::uint32_t self_pid() noexcept {
+  std::uint32_t pid = g_pid.load(std::memory_order_relaxed);
+  if (pid != 0) return pid;
+  static const bool forgotten_at_fork = pthread_atfork(nullptr, nullptr, &forget_pid) == 0;  // before the first cache
+  (void)forgotten_at_fork;
+  pid = static_cast<std::uint32_t>(::getpid());
+  g_pid.store(pid, std::memory_order_relaxed);
+  return pid;
+}
+
+std::int64_t now_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 }  // namespace
@@ -148,6 +205,8 @@ Log::Log(std::string_view name, LogLevel level, LogRetention retention)
   // Each slot covers whole cache lines (the ring is 64-aligned), so writers
   // of neighbouring records never share a line.
   static_assert(sizeof(Slot) == kSlotBytes && kSlotBytes % core::kCacheLine == 0);
+  static_assert(std::is_trivially_copyable_v<SlotRecord> && std::is_standard_layout_v<SlotRecord>);
+  static_assert(sizeof(SlotRecord) == 32 + kTextBytes, "no padding inside a slot record");
   static_assert(std::is_standard_layout_v<Slot> && std::is_standard_layout_v<Log>,
                 "Log lives in shared memory: keep it standard layout");
   if (capacity_ > (std::uint64_t{1} << 32))
@@ -220,21 +279,8 @@ Log::Slot* Log::ring_or_install() {
   return slots;
 }
 
-void Log::store(const LogRecord& rec) {
-  Slot& slot = ring_or_install()[rec.seq % capacity_];
-  SlotRecord out{};
-  out.seq1 = rec.seq + 1;
-  out.time_ns = rec.time_ns;
-  out.pid = rec.pid;
-  out.level = static_cast<std::uint8_t>(rec.level);
-  const std::size_t n = kept_bytes(rec.message);
-  std::memcpy(out.text, rec.message.data(), n);
-  out.len = static_cast<std::uint16_t>(n);
-  if (n < rec.message.size()) {
-    std::memcpy(out.text + n, "\xE2\x80\xA6", 3);  // "…"
-    out.len = static_cast<std::uint16_t>(n + 3);
-    out.flags = kTruncated;
-  }
+void Log::store(const SlotRecord& out) {
+  Slot& slot = ring_or_install()[(out.seq1 - 1) % capacity_];
   const std::uint32_t tag = slots::self_tag();
   core::Backoff backoff;
   for (;;) {
@@ -247,7 +293,12 @@ void Log::store(const LogRecord& rec) {
       if (old.seq1 != 0 && old.seq1 - 1 >= base_.load(std::memory_order_relaxed))
         dropped_.fetch_add(1, std::memory_order_relaxed);  // displaced a retained record
       w->write(out);
-      if (!w->commit()) dropped_.fetch_add(1, std::memory_order_relaxed);  // judged dead: not published
+      if (!w->commit()) {
+        dropped_.fetch_add(1, std::memory_order_relaxed);  // judged dead: not published
+        return;
+      }
+      // The commit CAS was seq_cst: wake tailing readers (wait_from) if any.
+      readers_.notify_all_after_seq_cst_rmw();
       return;
     }
     // Held by another writer: one a lap behind or ahead of us, descheduled
@@ -268,25 +319,57 @@ void Log::store(const LogRecord& rec) {
   }
 }
 
+std::uint64_t Log::put(LogLevel level, std::string_view message, const LogOrigin* origin, std::uint32_t pid,
+                       std::int64_t time_ns) {
+  if (capacity_ == 0) {
+    dropped_.fetch_add(1, std::memory_order_relaxed);
+    return next_.fetch_add(1, std::memory_order_relaxed);
+  }
+  ring_or_install();  // before the ticket: an ArenaFull here leaves no hole in the order
+  // The whole record is built before the ticket, so the time between taking
+  // a seq and committing it (when a tailing reader waits for it) is short.
+  SlotRecord out{};
+  out.time_ns = time_ns;
+  out.pid = pid;
+  out.level = static_cast<std::uint8_t>(level);
+  std::size_t used = kept_bytes(message);
+  if (used != 0) std::memcpy(out.text, message.data(), used);
+  if (used < message.size()) {
+    std::memcpy(out.text + used, "\xE2\x80\xA6", 3);  // "…"
+    used += 3;
+    out.flags = kTruncated;
+  }
+  out.len = static_cast<std::uint16_t>(used);
+  if (origin != nullptr) {
+    if (!origin->logger.empty() && origin->logger != name_) out.logger_len = pack_field(out.text, used, origin->logger, false);
+    const std::size_t slash = origin->file.rfind('/');
+    out.file_len = pack_field(out.text, used, slash == std::string_view::npos ? origin->file : origin->file.substr(slash + 1),
+                              true);
+    out.function_len = pack_field(out.text, used, origin->function, false);
+    out.line = origin->line;
+  }
+  const std::uint64_t seq = next_.fetch_add(1, std::memory_order_relaxed);
+  out.seq1 = seq + 1;
+  store(out);
+  return seq;
+}
+
 bool Log::write(LogLevel level, std::string message) {
   if (!enabled(level)) return false;
   LogRecord rec;
-  rec.pid = static_cast<std::uint32_t>(::getpid());
+  rec.pid = self_pid();
   rec.level = level;
-  rec.time_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                    std::chrono::system_clock::now().time_since_epoch())
-                    .count();
+  rec.time_ns = now_ns();
   rec.logger = name_;
   rec.message = std::move(message);
-  if (capacity_ == 0) {
-    rec.seq = next_.fetch_add(1, std::memory_order_relaxed);
-    dropped_.fetch_add(1, std::memory_order_relaxed);
-  } else {
-    ring_or_install();  // before the ticket: an ArenaFull here leaves no hole in the order
-    rec.seq = next_.fetch_add(1, std::memory_order_relaxed);
-    store(rec);
-  }
+  rec.seq = put(level, rec.message, nullptr, rec.pid, rec.time_ns);
   for (const LogSink& sink : sinks_of(this)) sink(rec);
+  return true;
+}
+
+bool Log::append(LogLevel level, std::string_view message, const LogOrigin& origin) {
+  if (!enabled(level)) return false;
+  put(level, message, &origin, self_pid(), origin.time_ns != 0 ? origin.time_ns : now_ns());
   return true;
 }
 
@@ -305,29 +388,110 @@ void Log::for_each_retained(Fn&& fn) const {
     // replacing this slot, so the record we want is gone anyway.
     if (!lock.try_load(rec) && !lock.try_load(rec)) continue;
     if (rec.seq1 != seq + 1) continue;  // still being written, lost with its writer, or displaced
-    if (rec.len > kMaxMessageBytes || rec.level > static_cast<std::uint8_t>(LogLevel::error))
-      throw SlotPoisoned("sk::Log '" + std::string(name_) + "': record " + std::to_string(seq) +
-                         " has a message length of " + std::to_string(rec.len) + " and level " +
-                         std::to_string(rec.level) +
-                         ": the shared memory was overwritten by something else; recreate the Share");
+    check(rec);
     fn(rec);
   }
 }
 
+void Log::check(const SlotRecord& rec) const {
+  if (rec.len > kMaxMessageBytes || rec.level > static_cast<std::uint8_t>(LogLevel::critical) ||
+      std::size_t{rec.len} + rec.logger_len + rec.file_len + rec.function_len > kTextBytes)
+    throw SlotPoisoned("sk::Log '" + std::string(name_) + "': record " + std::to_string(rec.seq1 - 1) +
+                       " has a message length of " + std::to_string(rec.len) + ", origin lengths " +
+                       std::to_string(rec.logger_len) + "/" + std::to_string(rec.file_len) + "/" +
+                       std::to_string(rec.function_len) + " and level " + std::to_string(rec.level) +
+                       ": the shared memory was overwritten by something else; recreate the Share");
+}
+
+LogRecord Log::decode(const SlotRecord& s) const {
+  LogRecord r;
+  r.seq = s.seq1 - 1;
+  r.pid = s.pid;
+  r.level = static_cast<LogLevel>(s.level);
+  r.time_ns = s.time_ns;
+  r.message.assign(s.text, s.len);
+  r.truncated = (s.flags & kTruncated) != 0;
+  const char* at = s.text + s.len;
+  if (s.logger_len == 0)
+    r.logger = name_;
+  else
+    r.logger.assign(at, s.logger_len);
+  at += s.logger_len;
+  r.file.assign(at, s.file_len);
+  at += s.file_len;
+  r.function.assign(at, s.function_len);
+  r.line = s.line;
+  return r;
+}
+
 std::vector<LogRecord> Log::records() const {
   std::vector<LogRecord> out;
-  for_each_retained([&](const SlotRecord& s) {
-    LogRecord r;
-    r.seq = s.seq1 - 1;
-    r.pid = s.pid;
-    r.level = static_cast<LogLevel>(s.level);
-    r.time_ns = s.time_ns;
-    r.logger = name_;
-    r.message.assign(s.text, s.len);
-    r.truncated = (s.flags & kTruncated) != 0;
-    out.push_back(std::move(r));
-  });
+  for_each_retained([&](const SlotRecord& s) { out.push_back(decode(s)); });
   return out;
+}
+
+LogBatch Log::read_from(std::uint64_t from, std::size_t max_records) const {
+  LogBatch out;
+  out.next = from;
+  const std::uint64_t hi = next_.load(std::memory_order_relaxed);
+  const Slot* r = ring();
+  if (r == nullptr) {
+    // No ring: with capacity 0 every record left at once; otherwise nothing
+    // was stored yet (the ring is installed before the first ticket).
+    if (capacity_ == 0 && from < hi) {
+      out.skipped = hi - from;
+      out.next = hi;
+    }
+    return out;
+  }
+  // Retained window [lo, hi); base_ may be past our hi if clear() raced us.
+  std::uint64_t lo = hi > capacity_ ? hi - capacity_ : 0;
+  if (const std::uint64_t base = base_.load(std::memory_order_relaxed); base > lo) lo = base;
+  std::uint64_t seq = from;
+  if (seq < lo) {
+    out.skipped += lo - seq;
+    seq = lo;
+  }
+  for (; seq < hi && out.records.size() < max_records; ++seq) {
+    const core::Seqlock<SlotRecord>& lock = r[seq % capacity_].lock;
+    SlotRecord rec;
+    if (!lock.try_load(rec) && !lock.try_load(rec)) {  // being rewritten right now: look again later
+      out.waiting = true;
+      break;
+    }
+    if (rec.seq1 == seq + 1) {
+      check(rec);
+      out.records.push_back(decode(rec));
+    } else if (rec.seq1 > seq + 1) {
+      ++out.skipped;  // a later lap replaced it: it left retention
+    } else {
+      out.waiting = true;  // ticket taken, record not committed (yet, or ever)
+      break;
+    }
+  }
+  out.next = seq;
+  return out;
+}
+
+bool Log::readable_at(std::uint64_t seq) const noexcept {
+  const std::uint64_t hi = next_.load(std::memory_order_relaxed);
+  const Slot* r = ring();
+  if (r == nullptr) return capacity_ == 0 && seq < hi;
+  std::uint64_t lo = hi > capacity_ ? hi - capacity_ : 0;
+  if (const std::uint64_t base = base_.load(std::memory_order_relaxed); base > lo) lo = base;
+  if (seq < lo) return true;
+  // Whatever next_ said: the slot itself is what a committing writer changes
+  // (the Dekker pair with its notify reads the slot's sequence word).
+  SlotRecord rec;
+  if (!r[seq % capacity_].lock.try_load(rec)) return true;  // changing: let the caller look
+  return rec.seq1 >= seq + 1;
+}
+
+bool Log::wait_from(std::uint64_t from, std::chrono::nanoseconds timeout, const std::atomic<bool>* interrupt) const {
+  // (interrupt: relaxed; the WaitPoint's fences order it against wake_readers().)
+  return readers_.wait_for(
+      [&] { return (interrupt != nullptr && interrupt->load(std::memory_order_relaxed)) || readable_at(from); }, timeout,
+      0);
 }
 
 std::vector<std::string> Log::messages() const {

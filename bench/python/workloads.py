@@ -69,6 +69,30 @@ SECTIONS = [
         ],
     },
     {
+        "title": "Logging with spdlog (suitkaise::spdlog)",
+        "note": "P processes x 20,000 spdlog calls. Ours: through sk::spdlog_sink into one shared sk::Log (one "
+                "total order); `to a file` adds the parent's sk::LogForwarder writing every record to a file, timed "
+                "until the file is flushed. Baseline: spdlog's own basic_file_sink_mt in every process, all appending "
+                "to one file (O_APPEND); its lines can be cut into each other (torn_lines, table at the end).",
+        "rows": [
+            {"name": "spdlog calls -> sk::spdlog_sink", "procs": "1", "unit": "records/s",
+             "ours": gb("BM_spdlog_sk_sink/procs:1"), "metric": RATE, "baselines": [
+                 ("spdlog basic_file_sink_mt, one file, O_APPEND", gb("BM_spdlog_basic_file_sink/procs:1"), RATE)]},
+            {"name": "spdlog calls -> sk::spdlog_sink", "procs": "4", "unit": "records/s",
+             "ours": gb("BM_spdlog_sk_sink/procs:4"), "metric": RATE, "baselines": [
+                 ("spdlog basic_file_sink_mt, one file, O_APPEND", gb("BM_spdlog_basic_file_sink/procs:4"), RATE)]},
+            {"name": "spdlog calls -> sk::spdlog_sink_st (no mutex)", "procs": "4", "unit": "records/s",
+             "ours": gb("BM_spdlog_sk_sink_st/procs:4"), "metric": RATE, "baselines": [
+                 ("spdlog basic_file_sink_mt, one file, O_APPEND", gb("BM_spdlog_basic_file_sink/procs:4"), RATE)]},
+            {"name": "spdlog calls -> sk::spdlog_sink -> LogForwarder -> file", "procs": "1", "unit": "records/s",
+             "ours": gb("BM_spdlog_sk_sink_to_file/procs:1"), "metric": RATE, "baselines": [
+                 ("spdlog basic_file_sink_mt, one file, O_APPEND", gb("BM_spdlog_basic_file_sink/procs:1"), RATE)]},
+            {"name": "spdlog calls -> sk::spdlog_sink -> LogForwarder -> file", "procs": "4", "unit": "records/s",
+             "ours": gb("BM_spdlog_sk_sink_to_file/procs:4"), "metric": RATE, "baselines": [
+                 ("spdlog basic_file_sink_mt, one file, O_APPEND", gb("BM_spdlog_basic_file_sink/procs:4"), RATE)]},
+        ],
+    },
+    {
         "title": "Rings and Pipe (2 processes)",
         "note": "Messages one way between 2 processes; `spin` = the consumer busy-polls, `block` = it parks on a "
                 "futex (Boost's spsc_queue cannot park, so its block variant yields). Pipe rows: `send` of a "

@@ -133,6 +133,24 @@ struct alignas(8) BasicWaitPoint {
     }
   }
 
+  // notify_all() for a caller whose publication was a seq_cst RMW (a CAS,
+  // fetch_add): that RMW already orders it before our read of waiters_, so
+  // the fence is skipped (an mfence on x86, ~1/3 of an uncontended store).
+  // Lost-wakeup argument: a waiter does waiters_ += 1 (relaxed),
+  // fence(seq_cst), then re-checks the published word. If its re-check read
+  // that word from before the RMW and our load read waiters_ from before its
+  // increment, then by [atomics.order]/4: its fence precedes the RMW in S
+  // (4.2.3), the RMW precedes our load (4.1), and our load precedes its
+  // fence (4.2.2): a cycle. So it sees the RMW or we see it waiting.
+  void notify_all_after_seq_cst_rmw() noexcept {
+    // SYNC POINT: seq_cst load, the read half of the Dekker pair above;
+    // relaxed could be hoisted above the caller's RMW and miss a parked waiter.
+    if (waiters_.load(std::memory_order_seq_cst) != 0) {
+      epoch_.fetch_add(1, std::memory_order_release);
+      futex_wake(epoch_);
+    }
+  }
+
   // Waits until ready() is true or the deadline passes. Spins `spin` rounds of
   // Backoff first (0 = park at once). Returns ready() at the end.
   template <class Ready>

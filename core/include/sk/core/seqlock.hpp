@@ -346,22 +346,9 @@ class Seqlock {
     return ok;
   }
 
-  // WaitPoint::notify_all() without its seq_cst fence (an mfence on x86,
-  // ~1/3 of an uncontended store): our seq_ change is already a seq_cst RMW.
-  // Lost-wakeup argument: a parked writer does waiters_ += 1 (relaxed),
-  // fence(seq_cst), then reads seq_. If it read seq_ from before our CAS
-  // and we read waiters_ from before its increment, then by
-  // [atomics.order]/4: its fence precedes our CAS in S (4.2.3), our CAS
-  // precedes our waiters_ load (4.1), and that load precedes its fence
-  // (4.2.2): a cycle. So it sees our change or we see it waiting.
-  void wake_writers() noexcept {
-    // SYNC POINT: seq_cst load, the read half of the Dekker pair above;
-    // relaxed could be hoisted above the CAS and miss a parked writer.
-    if (wait_.waiters_.load(std::memory_order_seq_cst) != 0) {
-      wait_.epoch_.fetch_add(1, std::memory_order_release);
-      futex_wake(wait_.epoch_);
-    }
-  }
+  // Our seq_ change is a seq_cst RMW (commit / abort CAS), so the cheap
+  // notify applies (its Dekker argument: futex.hpp).
+  void wake_writers() noexcept { wait_.notify_all_after_seq_cst_rmw(); }
 
   static std::uint64_t word_at(const std::byte* src, std::size_t i) noexcept {
     std::uint64_t w = 0;
