@@ -1,6 +1,7 @@
 # Fails if a header or source in a layer includes a header of a layer above it.
-# Order (lowest first): core, alloc, ipc, api.
-set(order core alloc ipc api)
+# Order (lowest first): core, alloc, ipc, api, then the optional components
+# built on the public API (mpi: sk/mpi.hpp and sk/mpi/...).
+set(order core alloc ipc api mpi)
 set(bad "")
 foreach(layer ${order})
   list(FIND order ${layer} idx)
@@ -11,7 +12,11 @@ foreach(layer ${order})
       foreach(other ${order})
         list(FIND order ${other} oidx)
         if(oidx GREATER idx)
-          if(other STREQUAL "api")
+          if(other STREQUAL "mpi")
+            if(l MATCHES "^#include <sk/mpi(/|\\.hpp>)")
+              list(APPEND bad "${f}: ${l}")
+            endif()
+          elseif(other STREQUAL "api")
             # api headers live directly under sk/ (sk/share.hpp); lower layers use sk/<layer>/
             if(l MATCHES "^#include <sk/[a-z_]+\\.hpp>")
               list(APPEND bad "${f}: ${l}")
