@@ -7,13 +7,17 @@
 // serve inside the Session constructor.
 #include <gtest/gtest.h>
 
+#include <dirent.h>
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
+#include <cstdio>
 #include <list>
+#include <map>
 #include <numeric>
 #include <set>
 #include <stdexcept>
@@ -381,6 +385,80 @@ TEST(MpiPool, pools_with_options_and_two_pools_at_once) {
   EXPECT_EQ(b.get(), local().map(fn, iota_vec(5000)));
   EXPECT_THROW(pool().timeout(0ms), sk::PoolUsageError);
   EXPECT_THROW(pool().retries(201), sk::PoolUsageError);
+}
+
+namespace {
+
+// What a node's leader holds, seen from one of its local Pool's workers (the
+// workers are forked by the leader's executor thread: their parent is it).
+struct LeaderUsage {
+  int pid = 0;
+  long fds = 0;
+  long rss_kib = 0;
+};
+
+LeaderUsage usage_of(int pid) {
+  LeaderUsage u;
+  u.pid = pid;
+  const std::string fd_dir = "/proc/" + std::to_string(pid) + "/fd";
+  if (DIR* d = opendir(fd_dir.c_str())) {
+    while (dirent* e = readdir(d)) u.fds += e->d_name[0] != '.';
+    closedir(d);
+  }
+  if (FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/statm").c_str(), "r")) {
+    long size = 0, resident = 0;
+    if (std::fscanf(f, "%ld %ld", &size, &resident) == 2) u.rss_kib = resident * (sysconf(_SC_PAGESIZE) / 1024);
+    std::fclose(f);
+  }
+  return u;
+}
+
+std::map<int, LeaderUsage> leaders_usage() {
+  auto probe = [](int) {
+    const LeaderUsage u = usage_of(getppid());
+    return std::array<long, 3>{u.pid, u.fds, u.rss_kib};
+  };
+  std::map<int, LeaderUsage> by_pid;
+  for (const auto& a : pool().map(probe, iota_vec(64 * static_cast<int>(pool().nodes())))) {
+    auto& u = by_pid[static_cast<int>(a[0])];
+    u.pid = static_cast<int>(a[0]);
+    u.fds = std::max(u.fds, a[1]);
+    u.rss_kib = std::max(u.rss_kib, a[2]);
+  }
+  by_pid[getpid()] = usage_of(getpid());  // rank 0 itself
+  return by_pid;
+}
+
+}  // namespace
+
+TEST(MpiPool, many_calls_keep_descriptors_and_memory_flat) {
+  auto fn = [](int x) { return x + 1; };
+  auto fails = [](int x) {
+    if (x == 50) throw std::runtime_error("fifty");
+    return x;
+  };
+  auto churn = [&](int rounds) {
+    for (int i = 0; i < rounds; ++i) {
+      pool().map(fn, iota_vec(1000));
+      pool().unordered_imap(fn, iota_vec(300)).collect();
+      pool().map([](const std::string& s) { return s + s; }, std::vector<std::string>(50, "ab"));
+      EXPECT_THROW(pool().map(fails, iota_vec(100)), sk::ItemError);
+      { auto r = pool().imap(fn, iota_vec(500)); (void)r.begin(); }  // dropped early
+    }
+  };
+  churn(20);
+  const auto before = leaders_usage();
+  churn(150);
+  const auto after = leaders_usage();
+  for (const auto& [pid, u] : after) std::printf("pid %d fds %ld->%ld rss %ld->%ld KiB\n", pid, before.at(pid).fds, u.fds, before.at(pid).rss_kib, u.rss_kib);
+  EXPECT_EQ(before.size(), after.size());
+  for (const auto& [pid, b] : before) {
+    ASSERT_TRUE(after.count(pid)) << "leader pid " << pid;
+    const auto& a = after.at(pid);
+    EXPECT_EQ(a.fds, b.fds) << "descriptors of pid " << pid;
+    EXPECT_LT(a.rss_kib - b.rss_kib, 8 * 1024) << "resident memory of pid " << pid << ": " << b.rss_kib << " KiB -> "
+                                               << a.rss_kib << " KiB";
+  }
 }
 
 int main(int argc, char** argv) {
