@@ -1,7 +1,7 @@
 // Rank 0's scheduler. A call's items start split over the pool's nodes in
 // proportion to their workers; each node is kept two chunks ahead (one
 // running, one queued, so the round trip hides behind the work); chunk sizes
-// follow the node's measured cost per item toward the pool's chunk_target;
+// follow the node's measured overhead and cost per item (chunk_size);
 // a node whose own range is used up takes the upper half of the largest
 // range another node has left (all of a lost node's). Nothing goes per item.
 #include <algorithm>
@@ -73,7 +73,13 @@ std::shared_ptr<PoolCore> open_pool(const std::shared_ptr<Engine>& engine, const
   auto opened = std::make_shared<std::promise<void>>();
   auto fut = opened->get_future();
   Engine* e = engine.get();
-  engine->post([e, core, opened] { e->coordinator().open_pool(core, opened); });
+  engine->post([e, core, opened] {
+    try {
+      e->coordinator().open_pool(core, opened);
+    } catch (...) {
+      opened->set_exception(std::current_exception());
+    }
+  });
   fut.get();
   return core;
 }
@@ -94,7 +100,16 @@ CallStats pool_last_stats(const PoolCore& pool) {
 std::shared_ptr<Call> start_call(const std::shared_ptr<PoolCore>& pool, CallSpec&& spec) {
   auto call = std::make_shared<Call>(pool, std::move(spec));
   Engine* e = pool->engine_.get();
-  pool->engine_->post([e, call] { e->coordinator().start(call); });
+  pool->engine_->post([e, call] {
+    try {
+      e->coordinator().start(call);
+    } catch (...) {  // the call could not be set up (out of memory): the caller gets why
+      ChunkResult c;
+      c.error = std::current_exception();
+      call->push(std::move(c));
+      call->end({});
+    }
+  });
   return call;
 }
 
@@ -218,7 +233,11 @@ void Coordinator::start(std::shared_ptr<Call> call) {
   r.stats.items_per_node.assign(nodes_.size(), 0);
   r.stats.largest_chunk.assign(nodes_.size(), 0);
   runs_.push_back(std::move(r));
-  dispatch(runs_.back(), Clock::now());
+  try {
+    dispatch(runs_.back(), Clock::now());
+  } catch (...) {
+    fail(runs_.back(), std::current_exception());
+  }
 }
 
 std::uint64_t Coordinator::remaining(const Run& r, const NodeRun& nr) const {
@@ -254,21 +273,58 @@ bool Coordinator::steal(Run& r, NodeRun& thief) {
   return true;
 }
 
+// A chunk's time on a node is about overhead + items * cost: the local
+// Pool's call (a wake-up in persistent mode, forks in fork-per-call mode)
+// plus the items over the node's workers. Both are fitted (least squares)
+// to the node's last chunks of this call. A chunk should take
+// max(chunk_target, 8 x overhead), so that the overhead stays a small part
+// of it; fitting the overhead apart keeps a slow call set-up from passing
+// for slow items (which would shrink the chunks and make it worse).
 std::uint64_t Coordinator::chunk_size(const Run& r, const NodeRun& nr) const {
   std::uint64_t rem_total = 0, alive = 0;
   for (const auto& v : r.nodes) {
     rem_total += remaining(r, v);
     if (nodes_[v.node].alive) ++alive;
   }
+  alive = std::max<std::uint64_t>(alive, 1);
   // Guided: no chunk larger than a share of what is left, so the tail splits
   // over every node.
-  const std::uint64_t guided = std::max<std::uint64_t>(1, (rem_total + 2 * alive - 1) / (2 * std::max<std::uint64_t>(alive, 1)));
+  const std::uint64_t guided = std::max<std::uint64_t>(1, (rem_total + 2 * alive - 1) / (2 * alive));
   double want = nr.workers;  // first chunks: one item per worker, to measure
-  if (nr.cost > 0) {
-    const double target = std::chrono::duration<double>(r.call->pool_->options_.chunk_target).count();
-    want = std::max(1.0, std::floor(target / nr.cost));
+  if (nr.nsamples > 0) {
+    const std::size_t k = std::min(nr.nsamples, nr.samples.size());
+    double mn = 0, mt = 0;
+    for (std::size_t i = 0; i < k; ++i) {
+      mn += nr.samples[i].first;
+      mt += nr.samples[i].second;
+    }
+    mn /= static_cast<double>(k);
+    mt /= static_cast<double>(k);
+    double var = 0, cov = 0;
+    for (std::size_t i = 0; i < k; ++i) {
+      var += (nr.samples[i].first - mn) * (nr.samples[i].first - mn);
+      cov += (nr.samples[i].first - mn) * (nr.samples[i].second - mt);
+    }
+    double cost = mt / mn, overhead = 0;
+    const bool one_size = var <= 0;  // no overhead known yet: probe a bigger chunk below
+    if (!one_size) {
+      cost = cov / var;
+      overhead = mt - cost * mn;
+      if (cost <= 0) {  // bigger chunks took no longer: all overhead
+        cost = 0;
+        overhead = mt;
+      } else if (overhead < 0) {
+        cost = mt / mn;
+        overhead = 0;
+      }
+    }
+    const double target =
+        std::max(std::chrono::duration<double>(r.call->pool_->options_.chunk_target).count(), 8 * overhead);
+    want = cost > 0 ? std::max(1.0, std::floor((target - overhead) / cost)) : 1e18;
+    want = std::min(want, static_cast<double>(nr.last) * 8);  // grow at most 8x per chunk
+    if (one_size) want = std::max(want, static_cast<double>(nr.last) * 2);
   }
-  if (nr.last > 0) want = std::min(want, static_cast<double>(nr.last) * 8);  // grow at most 8x per chunk
+  want = std::max(want, static_cast<double>(nr.workers));  // fewer items than workers idles some
   std::uint64_t size = want >= 1e18 ? guided : static_cast<std::uint64_t>(want);
   size = std::clamp<std::uint64_t>(std::min(size, guided), 1, std::max<std::uint64_t>(remaining(r, nr), 1));
   const CallSpec& spec = r.call->spec_;
@@ -368,10 +424,10 @@ void Coordinator::on_done(std::size_t node, const wire::Done& d, std::vector<std
                                                 "sk::DecodeError", "a chunk reported more results than items")));
     return;
   }
-  if (d.produced > 0 && d.exec_ns > 0) {
-    const double c = static_cast<double>(d.exec_ns) * 1e-9 / static_cast<double>(d.produced);
-    nr.cost = nr.cost == 0 ? c : 0.5 * nr.cost + 0.5 * c;
-    nr.last = out.count;
+  if (!d.failure && d.produced > 0 && d.exec_ns > 0) {
+    nr.samples[nr.nsamples++ % nr.samples.size()] = {static_cast<double>(d.produced),
+                                                      static_cast<double>(d.exec_ns) * 1e-9};
+    nr.last = d.produced;
   }
   ChunkResult res;
   res.begin = out.begin;

@@ -2,12 +2,14 @@
 // transport (non-blocking sends, probed receives), heartbeats, the end.
 #include "engine.hpp"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <shared_mutex>
 #include <string>
 #include <thread>
 
@@ -47,7 +49,24 @@ void finalize_with_watchdog(int rank) noexcept {
   done->store(true);
 }
 
+std::shared_mutex& fork_gate() {
+  static auto* gate = new std::shared_mutex;  // never destroyed: forks may come during exit
+  return *gate;
+}
+
 }  // namespace
+
+// See job.hpp: fork() waits until no thread of the library is inside one.
+NotDuringFork::NotDuringFork() {
+  static const bool installed = [] {
+    ::pthread_atfork([] { fork_gate().lock(); }, [] { fork_gate().unlock(); }, [] { fork_gate().unlock(); });
+    return true;
+  }();
+  (void)installed;
+  fork_gate().lock_shared();
+}
+
+NotDuringFork::~NotDuringFork() { fork_gate().unlock_shared(); }
 
 Engine::Engine(int* argc, char*** argv, const SessionOptions& options) {
   int inited = 0;
@@ -348,67 +367,74 @@ void Engine::handle(int src, std::vector<std::byte>&& msg) {
   if (coord_) coord_->on_message(src, h, std::move(msg), at);
 }
 
+Engine::Round Engine::round() {
+  // Every allocation of this thread happens in here, never during a fork.
+  NotDuringFork quiet;
+  bool any = false;
+  std::deque<std::function<void()>> posted;
+  {
+    std::lock_guard lk(m_);
+    posted.swap(posted_);
+    woken_ = false;
+    if (stop_ && rank_ == 0 && !ending_) return Round::stop;  // ~Engine without end_session
+  }
+  for (auto& fn : posted) {
+    fn();
+    any = true;
+  }
+  any |= poll_mpi();
+  while (!self_.empty()) {
+    auto msg = std::move(self_.front());
+    self_.pop_front();
+    handle(rank_, std::move(msg));
+    any = true;
+  }
+  const auto now = Clock::now();
+  if (server_) any |= server_->poll(now);
+  if (coord_) any |= coord_->tick(now);
+  any |= progress_sends(now);
+
+  if (rank_ == 0) {
+    if (ending_ && (sends_.empty() || now - ending_since_ > std::chrono::seconds(2))) return Round::stop;
+    if (now - last_ping_ >= beat()) {
+      last_ping_ = now;
+      for (int r = 1; r < size_; ++r)
+        if (!gone_.count(r)) send(r, wire::message(wire::Ping{}));
+    }
+  } else {
+    if (stop_) return Round::stop;
+    if (now - last_root_ > lost_after_) {
+      char msg[200];
+      const int n = std::snprintf(msg, sizeof msg,
+                                  "sk::mpi: rank %d: nothing from rank 0 for %lld ms: it is gone (killed, or its "
+                                  "host is down); this rank exits\n",
+                                  rank_, static_cast<long long>(lost_after_.count()));
+      if (n > 0) (void)!::write(2, msg, static_cast<std::size_t>(n));
+      std::fflush(nullptr);
+      ::_exit(3);  // its local pool's workers die with it (PR_SET_PDEATHSIG)
+    }
+  }
+  if (any) last_busy_ = now;
+  return any ? Round::busy : Round::idle;
+}
+
 void Engine::loop() {
   auto idle = std::chrono::microseconds(20);
   for (;;) {
-    bool any = false;
-    std::deque<std::function<void()>> posted;
-    {
-      std::lock_guard lk(m_);
-      posted.swap(posted_);
-      woken_ = false;
-      if (stop_ && rank_ == 0 && !ending_) return;  // ~Engine without end_session
-    }
-    for (auto& fn : posted) {
-      fn();
-      any = true;
-    }
-    any |= poll_mpi();
-    while (!self_.empty()) {
-      auto msg = std::move(self_.front());
-      self_.pop_front();
-      handle(rank_, std::move(msg));
-      any = true;
-    }
-    const auto now = Clock::now();
-    if (server_) any |= server_->poll(now);
-    if (coord_) any |= coord_->tick(now);
-    any |= progress_sends(now);
-
-    if (rank_ == 0) {
-      if (ending_ && (sends_.empty() || now - ending_since_ > std::chrono::seconds(2))) return;
-      if (now - last_ping_ >= beat()) {
-        last_ping_ = now;
-        for (int r = 1; r < size_; ++r)
-          if (!gone_.count(r)) send(r, wire::message(wire::Ping{}));
-      }
-    } else {
-      if (stop_) return;
-      if (now - last_root_ > lost_after_) {
-        char msg[200];
-        const int n = std::snprintf(msg, sizeof msg,
-                                    "sk::mpi: rank %d: nothing from rank 0 for %lld ms: it is gone (killed, or its "
-                                    "host is down); this rank exits\n",
-                                    rank_, static_cast<long long>(lost_after_.count()));
-        if (n > 0) (void)!::write(2, msg, static_cast<std::size_t>(n));
-        std::fflush(nullptr);
-        ::_exit(3);  // its local pool's workers die with it (PR_SET_PDEATHSIG)
-      }
-    }
-
-    if (any) {
+    const Round r = round();
+    if (r == Round::stop) return;
+    if (r == Round::busy) {
       idle = std::chrono::microseconds(20);
-      last_busy_ = now;
       continue;
     }
     // Nothing to do: sleep, longer each idle round, woken at once by a
     // caller or an executor; MPI traffic waits for the next round. Up to
     // 100 us within 50 ms of the last activity (calls come in bursts), up to
     // 1 ms after that (an idle rank costs ~1,000 wake-ups a second).
+    const auto cap = Clock::now() - last_busy_ < std::chrono::milliseconds(50) ? std::chrono::microseconds(100)
+                                                                                 : std::chrono::microseconds(1000);
     std::unique_lock lk(m_);
     cv_.wait_for(lk, idle, [this] { return woken_; });
-    const auto cap = now - last_busy_ < std::chrono::milliseconds(50) ? std::chrono::microseconds(100)
-                                                                       : std::chrono::microseconds(1000);
     idle = std::min<std::chrono::microseconds>(idle * 2, cap);
   }
 }

@@ -10,6 +10,7 @@
 // runs exactly the code every other node runs.
 #include <mpi.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -26,6 +27,7 @@
 #include <span>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <sk/mpi/call.hpp>
@@ -162,8 +164,11 @@ class Coordinator {
     std::uint64_t next = 0, end = 0;  // own range still to send
     std::deque<Out> out;
     bool started = false;
-    double cost = 0;  // seconds per item on this node (0: not measured yet)
-    std::uint64_t last = 0;
+    // The node's last chunks (items, seconds on the node; a ring), to
+    // fit time = overhead + items * cost (Coordinator::chunk_size).
+    std::array<std::pair<double, double>, 8> samples{};
+    std::size_t nsamples = 0;
+    std::uint64_t last = 0;  // size of the newest measured chunk
   };
   struct Run {
     std::shared_ptr<Call> call;
@@ -238,6 +243,8 @@ class Engine : public std::enable_shared_from_this<Engine> {
   Coordinator& coordinator() { return *coord_; }
 
  private:
+  enum class Round { busy, idle, stop };
+  Round round();  // one pass over everything the progress thread does
   void loop();
   bool poll_mpi();
   bool progress_sends(Clock::time_point now);

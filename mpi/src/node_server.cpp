@@ -91,34 +91,47 @@ void NodeServer::on_message(const wire::Header& h, std::vector<std::byte>&& msg,
 
 void NodeServer::exec_main(Exec& x) {
   std::optional<LocalPools> pools;
+  std::string error;
   try {
-    pools.emplace(x.workers);
+    pools.emplace(x.workers);  // forks the persistent workers: outside any NotDuringFork
   } catch (const std::exception& e) {
-    emit(wire::message(wire::Opened{x.pool, 0, e.what()}));
+    error = e.what();
   }
-  if (pools) emit(wire::message(wire::Opened{x.pool, pools->workers(), {}}));
+  {
+    NotDuringFork quiet;
+    emit(wire::message(wire::Opened{x.pool, pools ? pools->workers() : 0, error}));
+  }
   std::vector<std::byte> out;
   for (;;) {
-    Task t;
     {
       std::unique_lock lk(x.m);
       x.cv.wait(lk, [&] { return x.stop || !x.queue.empty(); });
-      if (x.queue.empty() || x.stop) break;
+      if (x.stop) break;
+    }
+    std::optional<NotDuringFork> quiet(std::in_place);
+    Task t;
+    {
+      std::lock_guard lk(x.m);
+      if (x.queue.empty()) continue;  // dropped meanwhile (EndCall)
       t = std::move(x.queue.front());
       x.queue.pop_front();
       x.running = true;
     }
+    quiet.reset();
     if (pools) run_task(t, *pools, out);
-    {
-      std::lock_guard lk(x.m);
-      x.running = false;
-    }
+    quiet.emplace();
+    t = Task{};
+    std::lock_guard lk(x.m);
+    x.running = false;
   }
   pools.reset();  // the persistent workers are reaped by the thread that forked them
   x.finished.store(true);
 }
 
 void NodeServer::run_task(Task& t, LocalPools& pools, std::vector<std::byte>& out) {
+  // Allocations here are outside any fork (job.hpp); the job releases the
+  // gate around its local Pool call itself.
+  std::optional<NotDuringFork> quiet(std::in_place);
   const wire::Start& s = t.call->start;
   const wire::Chunk& k = t.chunk;
   wire::Done done;
@@ -159,10 +172,13 @@ void NodeServer::run_task(Task& t, LocalPools& pools, std::vector<std::byte>& ou
           throw DecodeError("a chunk's offset table points outside its items");
       in.offsets = offsets;
     }
+    quiet.reset();
     fn(in, jo);
+    quiet.emplace();
     done.produced = jo.produced;
     done.failure = std::move(jo.failure);
   } catch (...) {
+    if (!quiet) quiet.emplace();
     const ser::RemoteError re = ser::capture_current_exception();
     done.error_type = re.type_name;
     done.error_what = re.what;

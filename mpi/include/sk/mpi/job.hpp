@@ -129,6 +129,26 @@ F decode_callable(std::span<const std::byte> b) {
   }
 }
 
+// ---- fork() beside the library's threads -------------------------------------------
+
+// A node's executor thread runs the local Pool, which forks (its persistent
+// workers at pool creation and to replace a dead one, a fork-per-call pool at
+// every chunk); rank 0's program may fork its own local Pools. A child gets
+// only the forking thread, with every lock as it was: an allocator lock that
+// another thread held at that instant is never released there. glibc's malloc
+// takes its locks around fork(); GCC 12's AddressSanitizer allocator does
+// not, so under ASan such a child hung at its first allocation (the MPI tests
+// found it). The library's threads allocate inside a NotDuringFork (shared),
+// and a pthread_atfork handler takes the same lock exclusively around every
+// fork() of the process, so no fork happens in the middle of their work.
+class NotDuringFork {
+ public:
+  NotDuringFork();
+  ~NotDuringFork();
+  NotDuringFork(const NotDuringFork&) = delete;
+  NotDuringFork& operator=(const NotDuringFork&) = delete;
+};
+
 // ---- the registry ----------------------------------------------------------------
 
 // One chunk of a call, as the node's leader received it.
@@ -217,6 +237,9 @@ struct NodeJob {
   using S = stored_t<R>;
 
   static void run(const JobInput& in, JobOutput& out) {
+    // Declared first, so destroyed last: everything but the local Pool's
+    // call (which may fork) allocates and frees inside it.
+    std::optional<NotDuringFork> quiet(std::in_place);
     std::vector<T> items = decode_items<T>(in);
     std::vector<S> results;
     auto go = [&](auto call, auto& f) {
@@ -250,11 +273,15 @@ struct NodeJob {
         ProcessTag<typename ProcessOf<F>::type> f;
         if constexpr (Star) go(call.star(), f); else go(call, f);
       } else {
-        F f = decode_callable<F>(in.callable);
+        F f = [&] {
+          NotDuringFork decoding;
+          return decode_callable<F>(in.callable);
+        }();
         if constexpr (Star) go(call.star(), f); else go(call, f);
       }
     };
     try {
+      quiet.reset();
       bool done = false;
       if (!in.pools->forking_only(in.job)) {
         try {
@@ -267,12 +294,16 @@ struct NodeJob {
         }
       }
       if (!done) on(in.pools->forking());
+      quiet.emplace();
     } catch (const sk::ItemError& e) {
+      quiet.emplace();
       out.failure = JobFailure{JobFailure::item_threw, in.begin + e.index(), e.type_name(), e.original_what(), 0, 0, 0};
     } catch (const sk::TimeoutError& e) {
+      quiet.emplace();
       out.failure = JobFailure{JobFailure::timed_out, in.begin + e.index(), "sk::TimeoutError", e.what(), 0, 0,
                                e.seconds()};
     } catch (const sk::WorkerCrashed& e) {
+      quiet.emplace();
       out.failure = JobFailure{JobFailure::crashed, in.begin + e.index(), "sk::WorkerCrashed", e.what(),
                                e.signal(), e.attempts(), 0};
     }

@@ -293,7 +293,10 @@ class Stream {
       r = std::move(unordered_pending_.front());
       unordered_pending_.pop_front();
     }
-    cur_ = decode_results<S>(r);
+    {
+      detail::NotDuringFork quiet;
+      cur_ = decode_results<S>(r);
+    }
     cur_i_ = 0;
     error_ = r.error;
     return true;
@@ -390,6 +393,7 @@ auto run_call(const std::shared_ptr<detail::PoolCore>& core, const Options& opts
       if (got == detail::Next::end) break;
       if (got == detail::Next::result) {
         if (r.error) std::rethrow_exception(r.error);
+        detail::NotDuringFork quiet;
         std::vector<S> v = decode_results<S>(r);
         if constexpr (K == CallKind::map) {
           for (std::size_t i = 0; i < v.size(); ++i) out[r.begin + i] = std::move(v[i]);
