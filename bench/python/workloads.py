@@ -20,6 +20,23 @@ def py(name):
 
 RATE = "rate:items_per_second"
 
+
+def mpi_row(kind, k):
+    """A row of the MPI Pool section: 'map' (items/s of 8,192 ~4 us items) or 'call'
+    (time of a call with one trivial item per rank), at k ranks (bench/mpi_pool.cpp)."""
+    s = "" if k == 1 else "s"
+    items, what = ("8192", "map, 8,192 items of ~4 us") if kind == "map" else ("0", "per call: one trivial item per rank")
+    m = RATE if kind == "map" else "time"
+    row = {"name": "%s, %d rank%s" % (what, k, s), "procs": "%d (+%d workers)" % (k, k),
+           "unit": "items/s" if kind == "map" else "ns", "ours": gb("BM_mpi_pool_map/ranks:%d/items:%s" % (k, items)),
+           "metric": m, "baselines": [
+               ("local sk::Pool, %d persistent worker%s" % (k, s), gb("BM_local_pool_map/ranks:%d/items:%s" % (k, items)), m),
+               ("hand-written MPI_Scatter/MPI_Gather, %d rank%s" % (k, s),
+                gb("BM_mpi_scatter_gather/ranks:%d/items:%s" % (k, items)), m)]}
+    if kind == "call":
+        row["higher_better"] = False
+    return row
+
 SECTIONS = [
     {
         "title": "Share: counters and values",
@@ -190,32 +207,7 @@ SECTIONS = [
                 "`chunks` and `steals` counters in the table at the end give the counts of the last call. On a "
                 "network with a longer round trip, raise PoolOptions::chunk_target so that a chunk stays much "
                 "longer than a round trip.",
-        "rows": [
-            {"name": "map, 8,192 items of ~4 us, 1 rank", "procs": "1 (+1 workers)", "unit": "items/s",
-             "ours": gb("BM_mpi_pool_map/ranks:1/items:8192"), "metric": RATE, "baselines": [
-                 ("local sk::Pool, 1 persistent worker", gb("BM_local_pool_map/ranks:1/items:8192"), RATE),
-                 ("hand-written MPI_Scatter/MPI_Gather, 1 rank", gb("BM_mpi_scatter_gather/ranks:1/items:8192"), RATE)]},
-            {"name": "map, 8,192 items of ~4 us, 2 ranks", "procs": "2 (+2 workers)", "unit": "items/s",
-             "ours": gb("BM_mpi_pool_map/ranks:2/items:8192"), "metric": RATE, "baselines": [
-                 ("local sk::Pool, 2 persistent workers", gb("BM_local_pool_map/ranks:2/items:8192"), RATE),
-                 ("hand-written MPI_Scatter/MPI_Gather, 2 ranks", gb("BM_mpi_scatter_gather/ranks:2/items:8192"), RATE)]},
-            {"name": "map, 8,192 items of ~4 us, 4 ranks", "procs": "4 (+4 workers)", "unit": "items/s",
-             "ours": gb("BM_mpi_pool_map/ranks:4/items:8192"), "metric": RATE, "baselines": [
-                 ("local sk::Pool, 4 persistent workers", gb("BM_local_pool_map/ranks:4/items:8192"), RATE),
-                 ("hand-written MPI_Scatter/MPI_Gather, 4 ranks", gb("BM_mpi_scatter_gather/ranks:4/items:8192"), RATE)]},
-            {"name": "per call: one trivial item per rank, 1 rank", "procs": "1 (+1 workers)", "unit": "ns",
-             "higher_better": False, "ours": gb("BM_mpi_pool_map/ranks:1/items:0"), "metric": "time", "baselines": [
-                 ("local sk::Pool, 1 persistent worker", gb("BM_local_pool_map/ranks:1/items:0"), "time"),
-                 ("hand-written MPI_Scatter/MPI_Gather, 1 rank", gb("BM_mpi_scatter_gather/ranks:1/items:0"), "time")]},
-            {"name": "per call: one trivial item per rank, 2 ranks", "procs": "2 (+2 workers)", "unit": "ns",
-             "higher_better": False, "ours": gb("BM_mpi_pool_map/ranks:2/items:0"), "metric": "time", "baselines": [
-                 ("local sk::Pool, 2 persistent workers", gb("BM_local_pool_map/ranks:2/items:0"), "time"),
-                 ("hand-written MPI_Scatter/MPI_Gather, 2 ranks", gb("BM_mpi_scatter_gather/ranks:2/items:0"), "time")]},
-            {"name": "per call: one trivial item per rank, 4 ranks", "procs": "4 (+4 workers)", "unit": "ns",
-             "higher_better": False, "ours": gb("BM_mpi_pool_map/ranks:4/items:0"), "metric": "time", "baselines": [
-                 ("local sk::Pool, 4 persistent workers", gb("BM_local_pool_map/ranks:4/items:0"), "time"),
-                 ("hand-written MPI_Scatter/MPI_Gather, 4 ranks", gb("BM_mpi_scatter_gather/ranks:4/items:0"), "time")]},
-        ],
+        "rows": [mpi_row(kind, k) for kind in ("map", "call") for k in (1, 2, 4)],
     },
     {
         "title": "Foundation",

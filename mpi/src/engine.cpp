@@ -190,7 +190,7 @@ void Engine::finalize() noexcept {
     }
   }
   sends_.clear();
-  if (owns_mpi_) finalize_with_watchdog(rank_);
+  if (owns_mpi_ && finalize_mpi_) finalize_with_watchdog(rank_);
 }
 
 void Engine::start_root() {
@@ -202,13 +202,12 @@ void Engine::serve() {
   if (rank_ == 0) throw SessionError("sk::mpi::Session::serve: rank 0 runs main's logic; only other ranks serve");
   last_root_ = Clock::now();
   loop();
-  bool clean = true;
-  if (server_) clean = server_->shutdown(std::chrono::seconds(2));
+  if (server_) clean_ = server_->shutdown(std::chrono::seconds(2)) && clean_;
   finalize();
   std::fflush(nullptr);
   // An executor still inside a chunk cannot be joined: leave without
   // running destructors that would wait for it.
-  if (!clean) ::_exit(0);
+  if (!clean_) ::_exit(0);
   std::exit(0);
 }
 
@@ -219,8 +218,11 @@ void Engine::end_session() {
       std::lock_guard lk(m_);
       posted_.push_back([this] {
         coord_->shutdown();
-        for (int r = 1; r < size_; ++r)
-          if (!gone_.count(r)) send(r, wire::message(wire::End{}));
+        for (int r = 1; r < size_; ++r) {
+          if (gone_.count(r)) continue;
+          send(r, wire::message(wire::End{}));
+          awaiting_ack_.insert(r);
+        }
         ending_ = true;
         ending_since_ = Clock::now();
       });
@@ -356,10 +358,22 @@ void Engine::handle(int src, std::vector<std::byte>&& msg) {
   if (src == 0) last_root_ = Clock::now();
   if (std::holds_alternative<wire::Ping>(h)) return;
   if (std::holds_alternative<wire::End>(h)) {
+    if (server_) clean_ = server_->shutdown(std::chrono::seconds(2)) && clean_;
+    send(0, wire::message(wire::Ack{}));
+    return;
+  }
+  if (const auto* f = std::get_if<wire::Final>(&h)) {
+    finalize_mpi_ = f->finalize;
     stop_ = true;
     return;
   }
-  const bool to_leader = h.index() <= 4;  // Open, Close, Start, Chunk, EndCall
+  if (std::holds_alternative<wire::Ack>(h)) {
+    awaiting_ack_.erase(src);
+    return;
+  }
+  const bool to_leader = std::holds_alternative<wire::Open>(h) || std::holds_alternative<wire::Close>(h) ||
+                         std::holds_alternative<wire::Start>(h) || std::holds_alternative<wire::Chunk>(h) ||
+                         std::holds_alternative<wire::EndCall>(h);
   if (to_leader) {
     if (server_) server_->on_message(h, std::move(msg), at);
     return;
@@ -395,7 +409,19 @@ Engine::Round Engine::round() {
   any |= progress_sends(now);
 
   if (rank_ == 0) {
-    if (ending_ && (sends_.empty() || now - ending_since_ > std::chrono::seconds(2))) return Round::stop;
+    if (ending_) {
+      // Every rank answers End once its pools are closed; one that does not
+      // within lost_after is gone, and then no rank calls MPI_Finalize.
+      if (!final_sent_ && (awaiting_ack_.empty() || now - ending_since_ > lost_after_)) {
+        finalize_mpi_ = awaiting_ack_.empty() && gone_.empty();
+        for (int r = 1; r < size_; ++r)
+          if (!gone_.count(r) && !awaiting_ack_.count(r)) send(r, wire::message(wire::Final{finalize_mpi_}));
+        final_sent_ = true;
+        final_since_ = now;
+        any = true;
+      }
+      if (final_sent_ && (sends_.empty() || now - final_since_ > std::chrono::seconds(2))) return Round::stop;
+    }
     if (now - last_ping_ >= beat()) {
       last_ping_ = now;
       for (int r = 1; r < size_; ++r)

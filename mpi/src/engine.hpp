@@ -272,8 +272,13 @@ class Engine : public std::enable_shared_from_this<Engine> {
   std::deque<std::function<void()>> posted_;
   std::atomic<bool> ended_{false};
   bool stop_ = false;       // the loop returns
-  bool ending_ = false;     // rank 0: End sent, waiting for the sends
+  bool ending_ = false;     // rank 0: End sent, waiting for the Acks
   Clock::time_point ending_since_{};
+  std::set<int> awaiting_ack_;  // rank 0: ranks sent End that have not answered
+  bool final_sent_ = false;
+  Clock::time_point final_since_{};
+  bool finalize_mpi_ = true;  // false: a rank was lost; MPI_Finalize could wait for it forever
+  bool clean_ = true;         // false: an executor was still inside a chunk at the end
 
   struct Pending {
     MPI_Request req = MPI_REQUEST_NULL;

@@ -48,12 +48,19 @@ struct EndCall {
 struct Ping {
   SK_FIELDS()
 };
-// The session is over: close everything, MPI_Finalize, exit.
+// The session is over: close every pool, answer Ack, wait for Final.
 struct End {
   SK_FIELDS()
 };
+// finalize: every rank answered End and none was lost, so MPI_Finalize (which
+// waits for every rank of the job) can complete; else every rank leaves
+// without it: with a dead rank it can hang (Open MPI 4.1, --enable-recovery).
+struct Final {
+  bool finalize = true;
+  SK_FIELDS(finalize)
+};
 
-// ---- node leaders -> rank 0 -----------------------------------------------------
+// ---- node leaders (and, for Ack, every rank) -> rank 0 -----------------------------------------------------
 struct Opened {
   std::uint64_t pool = 0;
   std::uint32_t workers = 0;
@@ -72,8 +79,12 @@ struct Done {
 struct Beat {
   SK_FIELDS()
 };
+// Any rank, to End: its pools are closed, it waits for Final.
+struct Ack {
+  SK_FIELDS()
+};
 
-using Header = std::variant<Open, Close, Start, Chunk, EndCall, Ping, End, Opened, Done, Beat>;
+using Header = std::variant<Open, Close, Start, Chunk, EndCall, Ping, End, Final, Opened, Done, Beat, Ack>;
 
 inline std::vector<std::byte> message(const Header& h, std::span<const std::byte> payload = {},
                                       std::span<const std::byte> more = {}) {
