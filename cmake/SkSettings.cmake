@@ -120,9 +120,13 @@ endfunction()
 # benchmark file links, by its name: suitkaise, or an optional component's
 # (a stem containing _pg: suitkaise_pg; starting with spdlog_:
 # suitkaise_spdlog); "" when that component is not built (skip the file).
+# mpi_* files give "": components/mpi registers them itself (under mpirun).
 function(sk_program_library stem out)
   set(lib suitkaise)
-  if(stem MATCHES "_pg")
+  if(stem MATCHES "^mpi_")
+    set(${out} "" PARENT_SCOPE)
+    return()
+  elseif(stem MATCHES "_pg")
     set(lib suitkaise_pg)
   elseif(stem MATCHES "^spdlog_")
     set(lib suitkaise_spdlog)

@@ -31,7 +31,21 @@ class ItemError : public PoolError {
         index_(index),
         type_name_(std::move(type_name)),
         what_(std::move(original_what)) {}
+  // An item that ran on another machine (sk::mpi::Pool, docs/mpi.md): the
+  // MPI rank whose node ran it and that node's host name.
+  ItemError(std::size_t index, std::string type_name, std::string original_what, int rank, std::string host)
+      : PoolError("sk::mpi::Pool: item " + std::to_string(index) + " raised " + type_name + ": " + original_what +
+                  " (on rank " + std::to_string(rank) + ", host " + host +
+                  "; the other items were cancelled; the pool stays usable)"),
+        index_(index),
+        type_name_(std::move(type_name)),
+        what_(std::move(original_what)),
+        rank_(rank),
+        host_(std::move(host)) {}
   std::size_t index() const noexcept { return index_; }
+  // MPI rank and host the item ran on; -1 and "" for a local sk::Pool.
+  int rank() const noexcept { return rank_; }
+  const std::string& host() const noexcept { return host_; }
   // Demangled dynamic type of the exception the item threw, e.g. "std::out_of_range".
   const std::string& type_name() const noexcept { return type_name_; }
   // what() of the original exception.
@@ -41,6 +55,8 @@ class ItemError : public PoolError {
   std::size_t index_;
   std::string type_name_;
   std::string what_;
+  int rank_ = -1;
+  std::string host_;
 };
 
 // The worker running an item died from a signal, on every allowed attempt.
