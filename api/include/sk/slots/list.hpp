@@ -148,11 +148,15 @@ class List {
   ~List() {
     // Runs only when the owning Share is destroyed (no users left).
     if constexpr (!kInline) {
-      Cursor cur;
-      const std::uint64_t end = std::min(reserved_.load(std::memory_order_acquire), cells_end());
-      for (std::uint64_t i = blocks_freed_.load(std::memory_order_relaxed); i < end; ++i) {
-        std::byte* cell = locate(i, cur);
-        if (cell != nullptr) free_block_of(cell);
+      try {
+        Cursor cur;
+        const std::uint64_t end = std::min(reserved_.load(std::memory_order_acquire), cells_end());
+        for (std::uint64_t i = blocks_freed_.load(std::memory_order_relaxed); i < end; ++i) {
+          std::byte* cell = locate(i, cur);
+          if (cell != nullptr) free_block_of(cell);
+        }
+      } catch (const SlotPoisoned&) {
+        // overwritten descriptors: leave the blocks (the arena goes with the Share)
       }
     }
     const std::uint64_t e = chunks_end_.load(std::memory_order_relaxed);
@@ -252,7 +256,7 @@ class List {
       items.reserve(static_cast<std::size_t>(count(b, p)));
       Cursor cur;
       for (std::uint64_t idx = b; idx < p; ++idx) {
-        std::byte* cell = locate(idx, cur);
+        std::byte* cell = existing(idx, cur);
         // SYNC POINT: acquire pairs with the appender's release of the state
         // (passed states are CASes in its release sequence): the payload
         // words below are the appender's.
@@ -340,8 +344,10 @@ class List {
   // Cell j, or nullptr if no installed chunk holds it. Callers only ask for
   // cells that no reclaimer can free under them (see the class comment); the
   // walk goes from the newest chunk down and stops at j's, so it never reads
-  // the descriptor of a returned chunk.
-  std::byte* locate(std::uint64_t j, Cursor& cur) const noexcept {
+  // the descriptor of a returned chunk. A descriptor that does not describe
+  // a chunk inside the arena (the shared memory was overwritten) throws
+  // SlotPoisoned rather than being followed.
+  std::byte* locate(std::uint64_t j, Cursor& cur) const {
     if (cur.cells != nullptr && j >= cur.start && j < cur.end) return cur.cells + (j - cur.start) * kCellBytes;
     // SYNC POINT: acquire, as in cells_end().
     const std::uint64_t e = chunks_end_.load(std::memory_order_acquire);
@@ -350,11 +356,24 @@ class List {
       const std::uint64_t start = d.start.load(std::memory_order_relaxed);
       if (j < start) continue;
       const std::uint64_t cells = d.cells.load(std::memory_order_relaxed);
-      if (j >= start + cells) return nullptr;  // past the newest chunk
-      cur = Cursor{start, start + cells, arena().base() + d.offset.load(std::memory_order_relaxed)};
+      const std::uint64_t off = d.offset.load(std::memory_order_relaxed);
+      if (cells == 0 || cells > kMaxChunkCells || off % slots::kBlockAlign != 0 ||
+          !arena().contains(off, chunk_bytes(cells)))
+        throw SlotPoisoned("sk::List: the descriptor of chunk " + std::to_string(k - 1) + " ({offset " +
+                           std::to_string(off) + ", " + std::to_string(cells) +
+                           " cells}) does not lie in the arena; the shared memory was overwritten by something else");
+      if (j - start >= cells) return nullptr;  // past the newest chunk
+      cur = Cursor{start, start + cells, arena().base() + off};
       return cur.cells + (j - start) * kCellBytes;
     }
     return nullptr;
+  }
+  // Cell j, which must exist (it lies below the prefix, or is being reclaimed).
+  std::byte* existing(std::uint64_t j, Cursor& cur) const {
+    if (std::byte* cell = locate(j, cur)) return cell;
+    throw SlotPoisoned("sk::List: cell " + std::to_string(j) +
+                       " lies in no chunk although the list's counters say it exists; the shared memory was "
+                       "overwritten by something else");
   }
 
   std::byte* cell_for_append(std::uint64_t i) {
@@ -523,12 +542,15 @@ class List {
     if (x == 0) return 0;
     // SYNC POINT: acquire pairs with the passing CAS of cell x - 1, which
     // precedes the prefix (or base) move that let us see x.
-    return dead_upto(word(locate(x - 1, cur), 0).load(std::memory_order_acquire));
+    return dead_upto(word(existing(x - 1, cur), 0).load(std::memory_order_acquire));
   }
   std::uint64_t count(std::uint64_t b, std::uint64_t p) const {
     if (p <= b) return 0;
     Cursor cur;
     const std::uint64_t dead = dead_below(p, cur) - dead_below(b, cur);
+    if (dead > p - b)
+      throw SlotPoisoned("sk::List: the dead-cell counts of cells " + std::to_string(b) + ".." + std::to_string(p) +
+                         " are inconsistent; the shared memory was overwritten by something else");
     return p - b - dead;
   }
 
@@ -697,6 +719,16 @@ class List {
       if (alloc::is_alive(alloc::OwnerId::unpack(holder))) return;  // it will do the work
       if (!reclaimer_.compare_exchange_strong(holder, me, std::memory_order_acq_rel, std::memory_order_acquire)) return;
     }
+    try {
+      reclaim_held();
+    } catch (const SlotPoisoned&) {
+      // overwritten shared memory: the readers and appenders report it
+    }
+    // SYNC POINT: release hands our progress words to the next reclaimer.
+    reclaimer_.store(0, std::memory_order_release);
+  }
+
+  void reclaim_held() {
     // SYNC POINT: seq_cst: base_ first, then the floors (see ReadSection).
     std::uint64_t limit = base_.load(std::memory_order_seq_cst);
     for (ReaderSlot& r : readers_) {
@@ -713,7 +745,7 @@ class List {
     if constexpr (!kInline) {
       Cursor cur;
       for (std::uint64_t j = blocks_freed_.load(std::memory_order_acquire); j < limit; ++j) {
-        std::byte* cell = locate(j, cur);
+        std::byte* cell = existing(j, cur);
         const std::uint64_t s = word(cell, 0).load(std::memory_order_acquire);
         const std::uint64_t off = word(cell, 1).load(std::memory_order_relaxed);
         const std::uint64_t bytes = word(cell, 2).load(std::memory_order_relaxed);
@@ -737,15 +769,13 @@ class List {
       arena().deallocate(off, chunk_bytes(cells), slots::kBlockAlign);
     }
     if (limit > reclaimed_.load(std::memory_order_relaxed)) reclaimed_.store(limit, std::memory_order_relaxed);
-    // SYNC POINT: release hands our progress words to the next reclaimer.
-    reclaimer_.store(0, std::memory_order_release);
   }
 
   // ---- reading elements ---------------------------------------------------------
 
   void read_published(std::uint64_t idx, T& out) const {
     Cursor cur;
-    std::byte* cell = locate(idx, cur);
+    std::byte* cell = existing(idx, cur);
     // SYNC POINT: acquire, as in for_each().
     (void)word(cell, 0).load(std::memory_order_acquire);
     read_cell(cell, idx, out);
