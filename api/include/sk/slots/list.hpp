@@ -86,6 +86,7 @@
 #include <vector>
 
 #include <sk/alloc/arena.hpp>
+#include <sk/alloc/header.hpp>
 #include <sk/alloc/owner.hpp>
 #include <sk/core/backoff.hpp>
 #include <sk/core/cacheline.hpp>
@@ -325,9 +326,7 @@ class List {
     return (dead << 3) | kPassed | (s & (kPublished | kDead));
   }
   static std::uint64_t dead_upto(std::uint64_t passed_state) noexcept { return passed_state >> 3; }
-  static std::size_t slot_start(std::size_t slots) {
-    return (alloc::self_owner().slot + 7 * slots::list_thread_number()) % slots;
-  }
+
 
   // ---- cells and chunks ----------------------------------------------------------
 
@@ -357,8 +356,7 @@ class List {
       if (j < start) continue;
       const std::uint64_t cells = d.cells.load(std::memory_order_relaxed);
       const std::uint64_t off = d.offset.load(std::memory_order_relaxed);
-      if (cells == 0 || cells > kMaxChunkCells || off % slots::kBlockAlign != 0 ||
-          !arena().contains(off, chunk_bytes(cells)))
+      if (cells == 0 || cells > kMaxChunkCells || !in_mapping(off, chunk_bytes(cells)))
         throw SlotPoisoned("sk::List: the descriptor of chunk " + std::to_string(k - 1) + " ({offset " +
                            std::to_string(off) + ", " + std::to_string(cells) +
                            " cells}) does not lie in the arena; the shared memory was overwritten by something else");
@@ -367,6 +365,13 @@ class List {
       return cur.cells + (j - start) * kCellBytes;
     }
     return nullptr;
+  }
+  // [off, off + bytes) is 16-aligned and lies in the data part of the
+  // mapping (the capacity Arena::open checked against the file). Inline: it
+  // runs on every append.
+  bool in_mapping(std::uint64_t off, std::uint64_t bytes) const noexcept {
+    const std::uint64_t capacity = alloc::header_of(arena().base())->capacity;
+    return off % slots::kBlockAlign == 0 && off >= alloc::kHeaderBytes && bytes <= capacity && off <= capacity - bytes;
   }
   // Cell j, which must exist (it lies below the prefix, or is being reclaimed).
   std::byte* existing(std::uint64_t j, Cursor& cur) const {
@@ -676,8 +681,11 @@ class List {
   // held, and freeing those whose holders died).
   template <class Slot, std::size_t N>
   static Slot& claim_slot(Slot (&slots)[N]) {
-    const std::uint64_t me = alloc::self_owner().pack();
-    std::size_t k = slot_start(N);
+    const alloc::OwnerId self = alloc::self_owner();
+    const std::uint64_t me = self.pack();
+    // Processes (registry slots) and the threads of one process start at
+    // different slots, so that an uncontended claim finds its own line free.
+    std::size_t k = (self.slot + 7 * slots::list_thread_number()) % N;
     core::Backoff backoff;
     for (;;) {
       for (std::size_t n = 0; n < N; ++n, k = (k + 1) % N) {
