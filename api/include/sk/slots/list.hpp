@@ -299,12 +299,13 @@ class List {
     std::atomic<std::uint64_t> start{0};  // index of its first cell
     std::atomic<std::uint64_t> cells{0};
   };
-  // One cache line each: an appender / reader writes its own slot only.
-  struct alignas(core::kCacheLine) AppendSlot {
+  // One cache-line pair each (the adjacent-line prefetcher pairs lines): an
+  // appender / reader writes its own slot only.
+  struct alignas(core::kFalseSharingRange) AppendSlot {
     std::atomic<std::uint64_t> owner{0};  // OwnerId of the appender in flight, 0 = free
     std::atomic<std::uint64_t> mark{0};   // (index << 1) | exact: exact index, or a lower bound of it
   };
-  struct alignas(core::kCacheLine) ReaderSlot {
+  struct alignas(core::kFalseSharingRange) ReaderSlot {
     std::atomic<std::uint64_t> owner{0};       // OwnerId of the reader, 0 = free
     std::atomic<std::uint64_t> floor{kIdle};   // lowest base the reader may use; kIdle = none
   };
