@@ -3,6 +3,11 @@
 //
 // BM_list_append/procs:P     P forked processes each append kAppends ints to one
 //                            sk::List<int>.
+// BM_list_append_floor/procs:P  the same appends without the library: one
+//                            fetch_add on a counter and a release store of a
+//                            16-byte {state, value} cell at that index, in
+//                            plain MAP_SHARED memory (pages touched once before,
+//                            not timed) - the hardware's floor for the List.
 // BM_log_info/procs:P        P processes each write kRecords records to one sk::Log
 //                            (no sinks: records are only kept in the shared log).
 // BM_object_update/procs:P   P processes each do kUpdates read-modify-writes of one
@@ -128,6 +133,40 @@ void BM_list_append(benchmark::State& st) {
       [](sk::Share<SlotsState>& s, int procs) { return s->list.size() == static_cast<std::size_t>(procs) * kAppends; });
 }
 
+// {state, value} cells indexed by one shared counter: what every append of
+// BM_list_append does at the least (claiming an index and publishing a cell).
+struct FloorCell {
+  std::atomic<std::uint64_t> state{0};
+  std::int64_t value = 0;
+};
+
+void BM_list_append_floor(benchmark::State& st) {
+  const int procs = static_cast<int>(st.range(0));
+  const std::size_t n = static_cast<std::size_t>(procs) * kAppends;
+  bench::SharedMemory shm(128 + n * sizeof(FloorCell));
+  for (auto _ : st) {
+    st.PauseTiming();
+    auto* next = shm.make<std::atomic<std::uint64_t>>(0, 0);
+    FloorCell* cells = shm.make<FloorCell>(128);
+    for (std::size_t k = 1; k < n; ++k) shm.make<FloorCell>(128 + k * sizeof(FloorCell));  // pages faulted in
+    st.ResumeTiming();
+    const double s = fork_all(procs, [&](int p) {
+      for (int i = 0; i < kAppends; ++i) {
+        const std::uint64_t k = next->fetch_add(1, std::memory_order_acq_rel);
+        cells[k].value = p * kAppends + i;
+        // SYNC POINT: release publishes the value to a reader's acquire of state.
+        cells[k].state.store(1, std::memory_order_release);
+      }
+    });
+    if (s < 0 || next->load() != n) {
+      st.SkipWithError("a worker failed or the count is wrong");
+      return;
+    }
+    st.SetIterationTime(s);
+  }
+  st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations()) * procs * kAppends);
+}
+
 void BM_log_info(benchmark::State& st) {
   run(
       st, kRecords, [](sk::Share<SlotsState>& s) { s->log.no_sinks(); },
@@ -159,6 +198,7 @@ void BM_object_update(benchmark::State& st) {
 }  // namespace
 
 BENCHMARK(BM_list_append)->Apply(bench::procs_args)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_list_append_floor)->Apply(bench::procs_args)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_log_info)->Apply(bench::procs_args)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_object_update)->Apply(bench::procs_args)->UseManualTime()->Unit(benchmark::kMillisecond);
 
