@@ -54,7 +54,9 @@ SECTIONS = [
         "rows": [
             {"name": "sk::List<int>::append", "procs": "4", "unit": "ops/s", "ours": gb("BM_list_append/procs:4"),
              "metric": RATE, "baselines": [("Python Manager().list().append", py("py.Manager.list.append"), "py"),
-                                           ("our own 1-process rate", gb("BM_list_append/procs:1"), RATE)]},
+                                           ("our own 1-process rate", gb("BM_list_append/procs:1"), RATE),
+                                           ("floor: fetch_add + 16-byte cell store in MAP_SHARED",
+                                            gb("BM_list_append_floor/procs:4"), RATE)]},
             {"name": "sk::Log::info records", "procs": "4", "unit": "ops/s", "ours": gb("BM_log_info/procs:4"),
              "metric": RATE, "baselines": [("Python Manager().list().append (a log as a list)",
                                             py("py.Manager.list.append"), "py")]},
