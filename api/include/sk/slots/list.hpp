@@ -10,13 +10,13 @@
 // Index space and cells. append() takes the next index with one fetch_add on
 // `reserved_`; an index is never reused (it is the sequence number append
 // returns). Cell i lives in a chunk: chunks are installed in index order, one
-// process at a time (it claims `installer_` with its OwnerId; others wait,
-// and take the claim from a dead installer), and described by {offset,
-// first index, cells} in a ring of 64 descriptors. A new chunk holds
-// bit_ceil(live elements) cells (at least 64), so a growing list doubles and a
-// list that is cleared starts small again. A cell is one state word plus the
-// element: inline words when T is trivially copyable, else {offset, bytes} of
-// an arena block holding the sk::ser payload.
+// process at a time (it claims `installer_` with its OwnerId; others sleep on
+// a WaitPoint in 2 ms slices and take the claim from a dead installer), and
+// described by {offset, first index, cells} in a ring of 64 descriptors. A
+// new chunk holds bit_ceil(live elements) cells (at least 64), so a growing
+// list doubles and a list that is cleared starts small again. A cell is one
+// state word plus the element: inline words when T is trivially copyable,
+// else {offset, bytes} of an arena block holding the sk::ser payload.
 //
 // Append (fetch_add, holes resolved by liveness). Before its fetch_add an
 // appender claims one of 32 append slots (CAS of the slot's owner word from 0
@@ -73,6 +73,7 @@
 #include <algorithm>
 #include <atomic>
 #include <bit>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -90,6 +91,7 @@
 #include <sk/alloc/owner.hpp>
 #include <sk/core/backoff.hpp>
 #include <sk/core/cacheline.hpp>
+#include <sk/core/futex.hpp>
 #include <sk/ipc/serialize.hpp>
 #include <sk/share_errors.hpp>
 #include <sk/slots/arena_block.hpp>
@@ -138,6 +140,9 @@ class List {
   static constexpr std::size_t kAppendSlots = 32;     // appends in flight at once, at most
   static constexpr std::size_t kReaderSlots = 32;     // read sections at once, at most
   static constexpr std::uint64_t kReclaimEvery = 256;  // appends check for pending reclamation at these indices
+  // Waiters for a chunk install sleep in slices this long between checks
+  // that the installer is alive.
+  static constexpr std::chrono::milliseconds kInstallSlice{2};
   // Cell states. Passed cells (below the prefix) also carry the number of
   // dead cells at or below them: (dead << 3) | kPassed | kPublished-or-kDead.
   static constexpr std::uint64_t kEmpty = 0;
@@ -400,24 +405,37 @@ class List {
     // SYNC POINT: acquire, as in cells_end().
     const std::uint64_t seen = chunks_end_.load(std::memory_order_acquire);
     const std::uint64_t me = alloc::self_owner().pack();
-    core::Backoff backoff;
     for (;;) {
       std::uint64_t holder = 0;
       // SYNC POINT: acq_rel CAS: one installer at a time; acquire also makes
       // the previous installer's chunk visible to the re-check below.
       if (installer_.compare_exchange_strong(holder, me, std::memory_order_acq_rel, std::memory_order_acquire)) break;
       if (chunks_end_.load(std::memory_order_acquire) != seen) return;
-      backoff.pause();
+      // Sleep (futex, after a short spin) until the installer publishes or
+      // lets go: zeroing a large chunk takes milliseconds, and waiters that
+      // spun or yielded would take the core from the installer.
+      install_wait_.wait_for(
+          [&] {
+            return chunks_end_.load(std::memory_order_acquire) != seen ||
+                   installer_.load(std::memory_order_acquire) != holder;
+          },
+          kInstallSlice, 16);
+      if (chunks_end_.load(std::memory_order_acquire) != seen) return;
       // A dead installer never releases the claim: take it back from it.
-      if (!backoff.spinning() && backoff.steps() % 64 == 0 && !alloc::is_alive(alloc::OwnerId::unpack(holder)))
+      if (installer_.load(std::memory_order_acquire) == holder && !alloc::is_alive(alloc::OwnerId::unpack(holder)))
         installer_.compare_exchange_strong(holder, 0, std::memory_order_acq_rel, std::memory_order_relaxed);
     }
     struct Release {
       std::atomic<std::uint64_t>& word;
-      // SYNC POINT: release orders our chunk before the next installer's
-      // acquire of the claim.
-      ~Release() { word.store(0, std::memory_order_release); }
-    } release{installer_};
+      core::WaitPoint& wait;
+      ~Release() {
+        // SYNC POINT: release orders our chunk before the next installer's
+        // acquire of the claim; notify_all's fence then wakes the waiters
+        // (they re-check chunks_end_ and the claim).
+        word.store(0, std::memory_order_release);
+        wait.notify_all();
+      }
+    } release{installer_, install_wait_};
     const std::uint64_t e = chunks_end_.load(std::memory_order_acquire);
     if (e != seen) return;  // installed while we waited for the claim
     const std::uint64_t begin = chunks_begin_.load(std::memory_order_acquire);
@@ -825,6 +843,7 @@ class List {
   std::atomic<std::uint64_t> chunks_begin_{0};  // chunks below this number returned
   std::atomic<std::uint64_t> chunks_end_{0};    // chunks installed
   std::atomic<std::uint64_t> installer_{0};     // OwnerId of the process installing a chunk, 0 = none
+  core::WaitPoint install_wait_;                // appenders waiting for an install park here
   std::atomic<std::uint64_t> reclaimer_{0};     // OwnerId of the process reclaiming, 0 = none
   ChunkDesc ring_[kChunkRing];                  // chunk c at ring_[c % kChunkRing]
   mutable AppendSlot appenders_[kAppendSlots];
