@@ -41,9 +41,9 @@
 // Prefix and counts. Readers see the published prefix [base_, prefix_).
 // Whoever reads moves `prefix_` over cells that are published or dead, and
 // first stamps each such cell "passed" together with the number of dead cells
-// at or below it (dead_before(x) = that number of cell x-1). So for any base b
-// and prefix p that a reader sees, size() = (p - b) - (dead_before(p) -
-// dead_before(b)); at(i) finds its cell by bisection over the same counts;
+// at or below it (dead_below(x) = that number of cell x-1). So for any base b
+// and prefix p that a reader sees, size() = (p - b) - (dead_below(p) -
+// dead_below(b)); at(i) finds its cell by bisection over the same counts;
 // snapshot() walks [b, p). All three count the same cells: size(), at() and
 // snapshot() agree, also next to a slow live appender with dead cells above
 // it (issue #14), and clear() is one word update (base_ := prefix), so a
@@ -70,6 +70,28 @@
 // leaks at most the one block or chunk it was freeing, never frees twice.
 // Appenders need no read section: a live appender's cell is never below the
 // prefix, so never below base_ or in a freed chunk.
+//
+// SYNC POINTs (each is commented where it is):
+//   reserve()       the fetch_add (acq_rel) heads a release sequence: a reader
+//                   whose acquire load of reserved_ shows index q reserved sees
+//                   q's slot claim and lower bound, so the hole check cannot
+//                   miss a live appender;
+//   publish()       release store of the state after the payload words;
+//                   readers acquire the state (the passing CAS continues that
+//                   release sequence);
+//   end_append()    release of the slot after the publish: a reader that sees
+//                   the slot free finds the cell published;
+//   resolve_hole()  the CAS empty -> dead, the one arbiter against a late
+//                   publish;
+//   advance()       passing CAS of each cell, then the prefix CAS (release);
+//                   dead_below() acquires the passed state;
+//   ReadSection     seq_cst floor store and base_ re-read, against reclaim()'s
+//                   seq_cst base_ load and floor scan (Dekker, above);
+//   install_next()  release store of chunks_end_ after the descriptor and the
+//                   zeroed cells, acquired by locate(); the claim word hands
+//                   the ring from one installer to the next;
+//   reclaim()       progress words stored (release) before each free; the claim
+//                   word hands them to the next reclaimer.
 #include <algorithm>
 #include <atomic>
 #include <bit>
