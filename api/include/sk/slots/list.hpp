@@ -147,11 +147,10 @@ class List {
 
  public:
   static constexpr std::string_view kind = "List";
-  // Folded into the Share layout hash: T's SK_FIELDS signature (see sk::Value)
-  // and the List's own format (2: fetch_add reservation, chunk ring).
-  static constexpr std::uint64_t layout_hash() noexcept {
-    return ser::detail::FieldsAccess::signature<T>() ^ 0x4C69'7374'0000'0002ULL;
-  }
+  // Folded into the Share layout hash: T's SK_FIELDS signature (see sk::Value).
+  // The List's own layout is in the hash through its size (10 KiB since the
+  // fetch_add reservation and the chunk ring).
+  static constexpr std::uint64_t layout_hash() noexcept { return ser::detail::FieldsAccess::signature<T>(); }
   using value_type = T;
   static constexpr bool kInline = std::is_trivially_copyable_v<T>;
   static constexpr std::size_t kPayloadWords = kInline ? (sizeof(T) + 7) / 8 : 2;
