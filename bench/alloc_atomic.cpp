@@ -12,18 +12,39 @@
 //     boost   boost::interprocess::basic_managed_external_buffer over MAP_SHARED
 //             memory (rbtree_best_fit<mutex_family>: one interprocess mutex)
 //   and in one process only: malloc/free as the process-local reference.
+// BM_alloc_free_mixed_*/procs:P  the same harness with sizes drawn
+//   log-uniformly from 16 B to 64 KiB (each process its own seed, holding up
+//   to 16 blocks): small lock-free blocks and page-heap runs mixed.
+//     arena   sk::alloc::Arena (64 MiB)
+//     boost   boost::interprocess::managed_shared_memory (64 MiB, its default
+//             allocator: rbtree_best_fit<mutex_family>, one interprocess mutex)
+// BM_fragmentation_{arena,boost}  one process, kFragOps random allocate/free
+//   operations over sizes 16 B .. 4 MiB (log-uniform) holding about half of a
+//   64 MiB segment live (allocate while under half, else free a random one). Counters:
+//   failed_allocs, and the largest block that can still be allocated with the
+//   live set held, at the end of the run (largest_free_MiB) and the smallest
+//   such figure seen at 20 points during the run (largest_free_min_MiB). Both
+//   allocators are probed the same way: the largest n whose allocate(n)
+//   succeeds (bisection; the probe block is freed again).
 //
 //   ./bench_alloc_atomic --benchmark_min_time=0.05
 #include <benchmark/benchmark.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <bit>
 #include <boost/interprocess/managed_external_buffer.hpp>
+#include <boost/interprocess/managed_shared_memory.hpp>
 #include <boost/interprocess/sync/interprocess_mutex.hpp>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <new>
+#include <random>
+#include <string>
 #include <vector>
 
 #include <procs_args.hpp>
@@ -167,6 +188,194 @@ void BM_alloc_free_boost(benchmark::State& st) {
   });
 }
 
+// Log-uniform sizes in [16, max_bytes]: a power of two, then a uniform
+// offset below the next one.
+class SizeDraw {
+ public:
+  SizeDraw(std::uint64_t seed, std::size_t max_bytes) : rng_(seed), max_(max_bytes) {}
+  std::size_t operator()() {
+    const int top = std::bit_width(max_) - 1;
+    const int e = std::uniform_int_distribution<int>(4, top)(rng_);
+    const std::size_t lo = std::size_t{1} << e;
+    const std::size_t n = lo + std::uniform_int_distribution<std::size_t>(0, lo - 1)(rng_);
+    return n < max_ ? n : max_;
+  }
+  std::mt19937_64& rng() noexcept { return rng_; }
+
+ private:
+  std::mt19937_64 rng_;
+  std::size_t max_;
+};
+
+constexpr int kMixedAllocs = 1 << 14;
+
+template <class Alloc, class Free>
+void churn_mixed(int proc, Alloc&& alloc, Free&& free_) {
+  SizeDraw draw(0x5EED + static_cast<std::uint64_t>(proc), 64 << 10);
+  struct Held {
+    decltype(alloc(std::size_t{})) block{};
+    std::size_t bytes = 0;
+  } held[16];
+  for (int i = 0; i < kMixedAllocs; ++i) {
+    auto& h = held[i & 15];
+    if (h.bytes != 0) free_(h.block, h.bytes);
+    h.bytes = draw();
+    h.block = alloc(h.bytes);
+  }
+  for (auto& h : held)
+    if (h.bytes != 0) free_(h.block, h.bytes);
+}
+
+void BM_alloc_free_mixed_arena(benchmark::State& st) {
+  auto arena = sk::alloc::Arena::create_anonymous(64 << 20);
+  run_rounds(st, kMixedAllocs, [&arena](int p) {
+    churn_mixed(
+        p, [&](std::size_t n) { return arena.allocate(n); },
+        [&](sk::alloc::Offset o, std::size_t n) { arena.deallocate(o, n); });
+  });
+}
+
+// A boost::interprocess::managed_shared_memory segment of its own name in
+// /dev/shm, removed again on destruction. Children forked after it map it at
+// the same address.
+class BoostSegment {
+ public:
+  explicit BoostSegment(std::size_t bytes)
+      : name_("sk-bench-boost-" + std::to_string(::getpid())),
+        remove_(name_),
+        seg_(boost::interprocess::create_only, name_.c_str(), bytes) {}
+  ~BoostSegment() { boost::interprocess::shared_memory_object::remove(name_.c_str()); }
+  boost::interprocess::managed_shared_memory& get() noexcept { return seg_; }
+
+ private:
+  struct Remove {  // a segment left by a killed earlier run of this pid
+    explicit Remove(const std::string& n) { boost::interprocess::shared_memory_object::remove(n.c_str()); }
+  };
+  std::string name_;
+  Remove remove_;
+  boost::interprocess::managed_shared_memory seg_;
+};
+
+void BM_alloc_free_mixed_boost(benchmark::State& st) {
+  BoostSegment shm(64 << 20);
+  auto& seg = shm.get();
+  run_rounds(st, kMixedAllocs, [&seg](int p) {
+    churn_mixed(
+        p, [&](std::size_t n) { return seg.allocate(n); }, [&](void* b, std::size_t) { seg.deallocate(b); });
+  });
+}
+
+constexpr int kFragOps = 1'000'000;
+constexpr int kFragProbes = 20;
+constexpr std::size_t kFragBytes = 64 << 20;
+
+// The largest n in [0, kFragBytes] for which try_alloc(n) succeeds (the block
+// is freed again). Bisection: both allocators answer "fits?" the same way.
+template <class TryAlloc>
+std::size_t largest_allocatable(TryAlloc&& try_alloc) {
+  std::size_t lo = 0, hi = kFragBytes;
+  while (lo < hi) {
+    const std::size_t mid = lo + (hi - lo + 1) / 2;
+    if (try_alloc(mid)) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+struct FragResult {
+  std::int64_t failed = 0;
+  std::size_t largest_end = 0;  // largest allocatable block at the end, live set held
+  std::size_t largest_min = 0;  // the smallest of the probes during the run
+};
+
+// One process. Alloc returns a null handle on failure; probe() answers the
+// largest allocatable block now. Frees everything at the end.
+template <class Alloc, class Free, class Probe>
+FragResult fragment(Alloc&& alloc, Free&& free_, Probe&& probe) {
+  SizeDraw draw(0xF4A6, 4 << 20);
+  struct Held {
+    decltype(alloc(std::size_t{})) block;
+    std::size_t bytes;
+  };
+  std::vector<Held> held;
+  std::size_t live = 0;
+  FragResult r;
+  r.largest_min = kFragBytes;
+  for (int i = 0; i < kFragOps; ++i) {
+    if (live < kFragBytes / 2 || held.empty()) {
+      const std::size_t n = draw();
+      const auto b = alloc(n);
+      if (!b) {
+        ++r.failed;
+        continue;
+      }
+      held.push_back({b, n});
+      live += n;
+    } else {
+      const std::size_t k = std::uniform_int_distribution<std::size_t>(0, held.size() - 1)(draw.rng());
+      free_(held[k].block, held[k].bytes);
+      live -= held[k].bytes;
+      held[k] = held.back();
+      held.pop_back();
+    }
+    if ((i + 1) % (kFragOps / kFragProbes) == 0) r.largest_min = std::min(r.largest_min, probe());
+  }
+  r.largest_end = probe();
+  for (auto& h : held) free_(h.block, h.bytes);
+  return r;
+}
+
+void report(benchmark::State& st, const FragResult& r) {
+  st.counters["failed_allocs"] = static_cast<double>(r.failed);
+  st.counters["largest_free_MiB"] = static_cast<double>(r.largest_end) / (1 << 20);
+  st.counters["largest_free_min_MiB"] = static_cast<double>(r.largest_min) / (1 << 20);
+  st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations()) * kFragOps);
+}
+
+void BM_fragmentation_arena(benchmark::State& st) {
+  FragResult r;
+  for (auto _ : st) {
+    auto arena = sk::alloc::Arena::create_anonymous(kFragBytes);
+    // Offsets: 0 never names a block (the header is there).
+    auto alloc = [&](std::size_t n) -> sk::alloc::Offset {
+      try {
+        return arena.allocate(n);
+      } catch (const sk::alloc::ArenaFull&) {
+        return 0;
+      }
+    };
+    r = fragment(
+        alloc, [&](sk::alloc::Offset o, std::size_t n) { arena.deallocate(o, n); },
+        [&] {
+          return largest_allocatable([&](std::size_t n) {
+            const sk::alloc::Offset o = alloc(n);
+            if (o != 0) arena.deallocate(o, n);
+            return o != 0;
+          });
+        });
+  }
+  report(st, r);
+}
+
+void BM_fragmentation_boost(benchmark::State& st) {
+  FragResult r;
+  for (auto _ : st) {
+    BoostSegment shm(kFragBytes);
+    auto& seg = shm.get();
+    auto alloc = [&](std::size_t n) { return seg.allocate(n, std::nothrow); };
+    r = fragment(
+        alloc, [&](void* b, std::size_t) { seg.deallocate(b); },
+        [&] {
+          return largest_allocatable([&](std::size_t n) {
+            void* b = alloc(n);
+            if (b != nullptr) seg.deallocate(b);
+            return b != nullptr;
+          });
+        });
+  }
+  report(st, r);
+}
+
 void BM_alloc_free_malloc_1proc(benchmark::State& st) {
   for (auto _ : st) {
     churn([] { return std::malloc(64); }, [](void* p) { std::free(p); });
@@ -189,6 +398,10 @@ BENCHMARK(BM_counter_raw)->Apply(bench::procs_args)->UseManualTime()->Unit(bench
 BENCHMARK(BM_counter_ipmutex)->Apply(bench::procs_args)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_alloc_free_arena)->Apply(bench::procs_args)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_alloc_free_boost)->Apply(bench::procs_args)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_alloc_free_mixed_arena)->Apply(bench::procs_args)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_alloc_free_mixed_boost)->Apply(bench::procs_args)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_fragmentation_arena)->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_fragmentation_boost)->Iterations(1)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_alloc_free_arena_1proc_inline)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_alloc_free_malloc_1proc)->Unit(benchmark::kMillisecond);
 

@@ -10,6 +10,10 @@
 //   value under boost::interprocess::interprocess_mutex in MAP_SHARED memory.
 // BM_shared_call/procs:P           Shared<Account>::call<&Account::deposit>
 //   (locks 2 fields, publishes them as one transaction) by P processes.
+// BM_uncontended_{value_store,shared_call,list_append}  one process, no fork,
+//   kUncontended operations in a loop: the hot paths that write an owner id
+//   (Value's seqlock tag, Shared's field locks, List's append slot), alone.
+//   Used to compare builds (e.g. before and after a change of owner ids).
 //
 //   ./bench_share_atomic --benchmark_min_time=0.05
 #include <benchmark/benchmark.h>
@@ -26,6 +30,7 @@
 #include <sk/share.hpp>
 #include <sk/slots/atomic.hpp>
 #include <sk/slots/counter.hpp>
+#include <sk/slots/list.hpp>
 #include <sk/slots/shared.hpp>
 #include <sk/slots/value.hpp>
 
@@ -36,6 +41,7 @@ namespace {
 
 constexpr long kIncrements = 1 << 18;
 constexpr long kCalls = 1 << 14;
+constexpr long kUncontended = 2'000'000;
 
 struct Payload {
   long words[8];
@@ -65,8 +71,9 @@ struct BenchState {
   sk::Atomic<std::uint32_t> go;
   sk::Atomic<std::uint32_t> done;
   sk::Atomic<long> stop;
+  sk::List<int> list;
 };
-SK_SHARE(BenchState, atomic, counter, value, account, go, done, stop);
+SK_SHARE(BenchState, atomic, counter, value, account, go, done, stop, list);
 
 struct Gate {  // process-shared WaitPoints for go/done (in MAP_SHARED memory)
   sk::core::WaitPoint go_wp;
@@ -142,6 +149,34 @@ void BM_shared_call(benchmark::State& st) {
   });
 }
 
+// ---- uncontended owner-word writers ----------------------------------------------
+
+void BM_uncontended_value_store(benchmark::State& st) {
+  sk::Share<BenchState> share(1 << 20);
+  Payload p{};
+  long i = 0;
+  for (auto _ : st) {
+    p.words[0] = ++i;
+    share->value.store(p);
+  }
+  if (share->value.load().words[0] != i) st.SkipWithError("Value lost a store");
+  st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations()));
+}
+
+void BM_uncontended_shared_call(benchmark::State& st) {
+  sk::Share<BenchState> share(1 << 20);
+  for (auto _ : st) share->account.call<&Account::deposit>(1);
+  st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations()));
+}
+
+void BM_uncontended_list_append(benchmark::State& st) {
+  sk::Share<BenchState> share(std::size_t{256} << 20);  // kUncontended ints, chunks included
+  int i = 0;
+  for (auto _ : st) share->list.append(i++);
+  if (share->list.size() != static_cast<std::size_t>(i)) st.SkipWithError("List lost an append");
+  st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations()));
+}
+
 // ---- Value under writers -------------------------------------------------------
 
 template <class Op>
@@ -202,6 +237,9 @@ BENCHMARK(BM_atomic_sk)->Apply(bench::procs_args)->UseManualTime()->Unit(benchma
 BENCHMARK(BM_atomic_raw)->Apply(bench::procs_args)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_counter_sk)->Apply(bench::procs_args)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_shared_call)->Apply(bench::procs_args)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_uncontended_value_store)->Iterations(kUncontended);
+BENCHMARK(BM_uncontended_shared_call)->Iterations(kUncontended);
+BENCHMARK(BM_uncontended_list_append)->Iterations(kUncontended);
 BENCHMARK(BM_value_load_sk)->ArgName("writers")->Arg(0)->Arg(1);
 BENCHMARK(BM_value_load_ipmutex)->ArgName("writers")->Arg(0)->Arg(1);
 BENCHMARK(BM_value_store_sk)->ArgName("writers")->Arg(0)->Arg(1);

@@ -22,8 +22,6 @@ set(layers core alloc ipc api)
 # Files owned by work in progress elsewhere, exempt until it merges. Each
 # entry says whose and why; remove the entry when the file passes.
 set(excluded
-  # sk::List (being reworked by another engineer).
-  api/include/sk/slots/list.hpp
 )
 if(DEFINED EXCLUDE)
   set(excluded ${EXCLUDE})

@@ -353,6 +353,15 @@ Arena Arena::open(std::string_view name, Layout layout, std::chrono::millisecond
       throw corrupt("the root offset " + std::to_string(root) + " is not inside the data pages [" +
                     std::to_string(kHeaderBytes) + ", " + std::to_string(geo.limit_page * kPageBytes) +
                     ") or is misaligned");
+    // Pages from the allocation mark up to the small-block pages are fresh:
+    // no block was ever handed out there, so a live root cannot lie in them.
+    // A mark patched below the root (HeaderCorruption, bump = 4096) would
+    // hand the root's own pages out again, and the slots' words inside them
+    // be overwritten by the next allocation.
+    const std::uint64_t small_top = __atomic_load_n(&mh.heap.small_top, __ATOMIC_RELAXED);
+    if (root != kNullOffset && root >= bump && root < small_top * kPageBytes)
+      throw corrupt("the root offset " + std::to_string(root) + " lies in fresh pages [" + std::to_string(bump) +
+                    ", " + std::to_string(small_top * kPageBytes) + ") above the allocation mark");
     auto m = std::make_shared<detail::Mapping>();
     m->seg = std::move(seg);
     m->name = std::string(name);

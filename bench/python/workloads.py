@@ -70,7 +70,10 @@ SECTIONS = [
         "title": "Share: lists, logs, objects",
         "rows": [
             {"name": "sk::List<int>::append", "procs": "4", "unit": "ops/s", "ours": gb("BM_list_append/procs:4"),
-             "metric": RATE, "baselines": [("Python Manager().list().append", py("py.Manager.list.append"), "py")]},
+             "metric": RATE, "baselines": [("Python Manager().list().append", py("py.Manager.list.append"), "py"),
+                                           ("our own 1-process rate", gb("BM_list_append/procs:1"), RATE),
+                                           ("floor: fetch_add + 16-byte cell store in MAP_SHARED",
+                                            gb("BM_list_append_floor/procs:4"), RATE)]},
             {"name": "sk::Log::info records", "procs": "4", "unit": "ops/s", "ours": gb("BM_log_info/procs:4"),
              "metric": RATE, "baselines": [("Python Manager().list().append (a log as a list)",
                                             py("py.Manager.list.append"), "py")]},
@@ -285,6 +288,18 @@ SECTIONS = [
             {"name": "arena allocate+free 64 B", "procs": "4", "unit": "ops/s",
              "ours": gb("BM_alloc_free_arena/procs:4"), "metric": RATE, "baselines": [
                  ("boost::interprocess managed_shared_memory", gb("BM_alloc_free_boost/procs:4"), RATE)]},
+            {"name": "arena allocate+free, mixed 16 B..64 KiB", "procs": "1", "unit": "ops/s",
+             "ours": gb("BM_alloc_free_mixed_arena/procs:1"), "metric": RATE, "baselines": [
+                 ("boost::interprocess managed_shared_memory (best fit)", gb("BM_alloc_free_mixed_boost/procs:1"),
+                  RATE)]},
+            {"name": "arena allocate+free, mixed 16 B..64 KiB", "procs": "4", "unit": "ops/s",
+             "ours": gb("BM_alloc_free_mixed_arena/procs:4"), "metric": RATE, "baselines": [
+                 ("boost::interprocess managed_shared_memory (best fit)", gb("BM_alloc_free_mixed_boost/procs:4"),
+                  RATE)]},
+            {"name": "largest free block after 10^6 random ops, 16 B..4 MiB, half of 64 MiB live", "procs": "1",
+             "unit": "MiB", "ours": gb("BM_fragmentation_arena/iterations:1"), "metric": "rate:largest_free_MiB",
+             "baselines": [("boost::interprocess managed_shared_memory (best fit)",
+                            gb("BM_fragmentation_boost/iterations:1"), "rate:largest_free_MiB")]},
             {"name": "Seqlock<64 B> load with a writer thread", "procs": "1 (2 threads)", "unit": "ns",
              "higher_better": False, "ours": gb("load_with_writer/64B/seqlock"), "metric": "time", "baselines": [
                  ("std::mutex", gb("load_with_writer/64B/std_mutex"), "time"),

@@ -112,7 +112,20 @@ std::pair<std::shared_ptr<PipeEnd>, std::shared_ptr<PipeEnd>> PipeEnd::create(bo
 }
 
 std::shared_ptr<PipeEnd> PipeEnd::attach(std::string_view name, PipeRole role, bool one_way) {
-  Arena a = Arena::open(name, pipe_layout());
+  Arena a = [&] {
+    try {
+      return Arena::open(name, pipe_layout());
+    } catch (const alloc::SegmentNotFound& e) {
+      // The allocator's message names Arena::create; a Pipe user creates the
+      // name with Pipe::pair_named, so say that instead.
+      const std::string call = std::string("sk::Pipe::") + (one_way ? "attach_receiver" : "attach_point");
+      const std::string quoted = "(\"" + std::string(name) + "\")";
+      throw alloc::SegmentNotFound(e.path(), call + quoted + ": no pipe " + e.path() +
+                                                 ": create it first with sk::Pipe::pair_named" + quoted +
+                                                 (one_way ? " and sk::one_way" : "") +
+                                                 " (in this or another program), or check the name");
+    }
+  }();
   auto end = std::make_shared<PipeEnd>(a, role);
   if (end->one_way() != one_way)
     throw PipeEndpointError("sk::Pipe: the pipe '" + std::string(name) + "' is " +

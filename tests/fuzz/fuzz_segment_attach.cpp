@@ -31,6 +31,13 @@
 //              PipeEnd::attach as point and anchor, which then send a small
 //              and a large message and receive them (zero timeouts). Allowed:
 //              sk::alloc::ArenaError, sk::PipeError, sk::core::RingCorrupt.
+//
+// Dictionary: tests/fuzz/fuzz_segment_attach.dict (scripts/fuzz passes it):
+// the header words' hostile values (root offset, capacity, bump/used,
+// data_start, small-list heads, page-heap lock/bitmaps/list heads, page-map
+// words), owner-registry ids (live-looking, dead, slot 0, slot out of range)
+// for creator / heap lock / attach table, and template patch records that
+// write each of them over its word.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>

@@ -1,11 +1,19 @@
-// Soak (issue #10): the crash storm's mixed workload (tests/support/
+// Soak (issues #10, #15): the crash storm's mixed workload (tests/support/
 // mixed_workload.hpp: every Share slot kind, Pipe traffic) without kills, plus
-// a small Pool map every second, for SK_SOAK_SECONDS (env, default 60, the CI
-// value; scripts/soak runs it longer). Every second it samples, into a CSV
+// a small Pool map every second, plus
+//   - Object churn: 2 processes store strings of random sizes (1 B .. 100 KB,
+//     log-uniform) into one sk::Object<std::string> of a second Share and
+//     check what they load,
+//   - a slow receiver: one process sends 1 MiB messages through a one-way
+//     Pipe (8 MiB arena) as fast as it can, the receiver checks each and
+//     pauses 20-80 ms every 8 messages (the sender blocks meanwhile),
+// for SK_SOAK_SECONDS (env, default 60, the CI value, 20 under ASan;
+// scripts/soak runs it longer). Every second it samples, into a CSV
 // next to the test binary (path printed):
 //   - arena bytes used of the Share and of each worker's Pipe (the pipes are
 //     drained to empty right before, so what is left is ring/blocks of the few
-//     messages sent since, not a backlog),
+//     messages sent since, not a backlog), of the churned Share and of the
+//     slow receiver's Pipe,
 //   - RSS (/proc/<pid>/statm) and open fds (/proc/<pid>/fd) of this process and
 //     of every worker,
 //   - our files in /dev/shm (the Share and the pipes are named for this).
@@ -20,12 +28,19 @@
 //   arena (Share, each pipe): 64 KiB  (Share: blocks being retired; pipe: a
 //                                      full 16 KiB ring holds at most ~16
 //                                      references to 4 KiB message blocks)
+//   churned Share:            1 MiB   (the Object's committed block and its 8
+//                                      retired ones, each up to 100 KB)
+//   slow receiver's pipe:     2 MiB   (two 1 MiB messages in flight more or
+//                                      less, depending on the sampling moment)
 //   RSS (each process):       8 MiB   (+32 MiB under ASan: quarantine, set to
 //                                      16 MiB below, and allocator caches)
 //   fds (each process):       2  (a liveness check reads /proc/<pid>/stat)
 //   our /dev/shm files:       always exactly 1 + workers, 0 after unlink.
 // At the end every committed operation is checked as in the storm (with no
-// kills the ledger is exact: each worker completed `cycles` whole cycles).
+// kills the ledger is exact: each worker completed `cycles` whole cycles);
+// the churners saw no wrong string, the slow receiver got every 1 MiB
+// message in order and intact and still received in the last quarter (no
+// stall), and its pipe's arena is back to its empty size once drained.
 #include <gtest/gtest.h>
 #include <dirent.h>
 #include <signal.h>
@@ -35,15 +50,21 @@
 #include <algorithm>
 #include <climits>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <sk/pipe.hpp>
 #include <sk/pool.hpp>
+#include <sk/share.hpp>
+#include <sk/slots/atomic.hpp>
+#include <sk/slots/object.hpp>
 
 #include "../support/mixed_workload.hpp"
 #include "test_fork.hpp"
@@ -93,6 +114,64 @@ std::string exe_dir() {
   return p.substr(0, p.rfind('/'));
 }
 
+// The Object churn and the slow receiver (issue #15), in a Share of their own.
+struct Churn {
+  sk::Object<std::string> blob;
+  sk::Atomic<int> stop;
+  sk::Atomic<long> stores;
+  sk::Atomic<long> wrong;     // strings or messages that failed their check
+  sk::Atomic<long> received;  // 1 MiB messages
+  sk::Atomic<long> pauses;
+};
+SK_SHARE(Churn, blob, stop, stores, wrong, received, pauses);
+
+constexpr std::size_t kBigWords = (1 << 20) / 8;  // a 1 MiB message of u64 words
+
+// A string of n bytes that says its own length.
+std::string churn_string(std::size_t n) { return std::string(n, static_cast<char>('a' + n % 26)); }
+bool churn_string_ok(const std::string& s) {
+  return s.empty() || s.find_first_not_of(static_cast<char>('a' + s.size() % 26)) == std::string::npos;
+}
+
+void churn(sk::Share<Churn> c, unsigned seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> logsize(0.0, std::log(100'000.0));
+  while (c->stop.load() == 0) {
+    const auto n = static_cast<std::size_t>(std::exp(logsize(rng)));
+    c->blob.store(churn_string(n));
+    c->stores += 1;
+    if (!churn_string_ok(c->blob.load())) c->wrong += 1;
+  }
+}
+
+void big_sender(sk::Share<Churn> c, sk::Pipe::OneWayAnchor tx) {
+  std::vector<std::uint64_t> m(kBigWords);
+  for (std::uint64_t k = 0; c->stop.load() == 0; ++k) {
+    m.front() = k;
+    m.back() = ~k;
+    tx.send(m);  // blocks while the receiver pauses
+  }
+  tx.close();
+}
+
+void slow_receiver(sk::Share<Churn> c, sk::Pipe::OneWayPoint rx) {
+  std::mt19937 rng(7);
+  for (std::uint64_t k = 0;; ++k) {
+    std::vector<std::uint64_t> m;
+    try {
+      m = rx.recv<std::vector<std::uint64_t>>();
+    } catch (const sk::PeerClosed&) {
+      return;  // the sender stopped; everything it sent was received
+    }
+    if (m.size() != kBigWords || m.front() != k || m.back() != ~k) c->wrong += 1;
+    c->received += 1;
+    if (k % 8 == 7) {
+      c->pauses += 1;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20 + rng() % 60));
+    }
+  }
+}
+
 // One series of samples with its no-growth slack.
 struct Series {
   std::string name;
@@ -104,7 +183,7 @@ struct Series {
 
 TEST(Soak, procs_3workers_mixed_workload_no_growth) {
   const char* env = std::getenv("SK_SOAK_SECONDS");
-  const long seconds = env && *env ? std::atol(env) : 60;
+  const long seconds = env && *env ? std::atol(env) : (kAsan ? 20 : 60);
   ASSERT_GE(seconds, 5) << "SK_SOAK_SECONDS must be at least 5 (warm-up plus four quarters)";
   const std::string tag = "soak-" + std::to_string(::getpid());
   mx::Options o;
@@ -136,7 +215,42 @@ TEST(Soak, procs_3workers_mixed_workload_no_growth) {
     ASSERT_GT(pid, 0);
     pids[static_cast<std::size_t>(i)] = pid;
   }
+  // The churned Share and the slow receiver's pipe (anonymous: inherited).
+  sk::Share<Churn> churned(16u << 20);
+  sk::PipeOptions big_opts;
+  big_opts.ring_bytes = 64 * 1024;
+  big_opts.arena_bytes = 8u << 20;
+  auto [big_tx, big_rx] = sk::Pipe::pair(sk::one_way, big_opts);
+  const auto* big_base = big_rx.channel().mapping().data();
+  const std::size_t big_empty = sk::alloc::ArenaView(const_cast<std::byte*>(big_base)).used();
+  std::vector<pid_t> extra;
+  auto spawn_extra = [&](std::function<void()> fn) {
+    std::fflush(nullptr);
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      int rc = 0;
+      try {
+        fn();
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "soak churn process threw: %s\n", e.what());
+        std::fflush(stderr);
+        rc = 2;
+      }
+      ::_exit(rc);
+    }
+    extra.push_back(pid);
+  };
+  spawn_extra([&] { churn(churned, 1); });
+  spawn_extra([&] { churn(churned, 2); });
+  spawn_extra([&] { big_sender(churned, big_tx); });
+  spawn_extra([&] { slow_receiver(churned, big_rx); });
   auto kill_all = [&] {
+    for (pid_t& p : extra)
+      if (p > 0) {
+        ::kill(p, SIGKILL);
+        ::waitpid(p, nullptr, 0);
+        p = -1;
+      }
     for (pid_t& p : pids)
       if (p > 0) {
         ::kill(p, SIGKILL);
@@ -194,6 +308,9 @@ TEST(Soak, procs_3workers_mixed_workload_no_growth) {
   for (int i = 0; i < kWorkers; ++i) s_fds.push_back(add("worker" + std::to_string(i) + "_fds", 2));
   const std::size_t s_shm = add("our_shm_files", 0);
   const std::size_t s_ops = add("ops", -1);
+  const std::size_t s_churn = add("churned_share_arena_B", 1 << 20);
+  const std::size_t s_big = add("slow_pipe_arena_B", 2 << 20);
+  const std::size_t s_big_msgs = add("slow_pipe_messages", -1);
 
   const std::string csv_path = exe_dir() + "/soak_samples.csv";
   std::FILE* csv = std::fopen(csv_path.c_str(), "w");
@@ -240,6 +357,10 @@ TEST(Soak, procs_3workers_mixed_workload_no_growth) {
     long ops = 0;
     for (int i = 0; i < kWorkers; ++i) ops += static_cast<long>(ctl->heartbeat[i].load());
     series[s_ops].v.push_back(ops);
+    series[s_churn].v.push_back(static_cast<long>(churned.arena().used()));
+    series[s_big].v.push_back(static_cast<long>(sk::alloc::ArenaView(const_cast<std::byte*>(big_base)).used()));
+    series[s_big_msgs].v.push_back(churned->received.load());
+    ASSERT_EQ(churned->wrong.load(), 0) << "a churned string or a 1 MiB message was wrong";
     std::fprintf(csv, "%.1f", std::chrono::duration<double>(Clock::now() - t0).count());
     for (const Series& s : series) std::fprintf(csv, ",%ld", s.v.back());
     std::fprintf(csv, "\n");
@@ -248,6 +369,20 @@ TEST(Soak, procs_3workers_mixed_workload_no_growth) {
   std::fclose(csv);
   if (!bad.empty()) kill_all();
   ASSERT_TRUE(bad.empty()) << bad;
+
+  // Stop the churn: the sender closes its end, the receiver drains it.
+  churned->stop = 1;
+  for (pid_t& p : extra) {
+    int st = 0;
+    ASSERT_EQ(::waitpid(p, &st, 0), p);
+    p = -1;
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "churn process status " << st;
+  }
+  EXPECT_EQ(churned->wrong.load(), 0);
+  EXPECT_GT(churned->stores.load(), 0);
+  EXPECT_GT(churned->pauses.load(), 0);
+  const std::size_t big_drained = sk::alloc::ArenaView(const_cast<std::byte*>(big_base)).used();
+  EXPECT_EQ(big_drained, big_empty) << "the slow receiver's pipe holds blocks after it was drained";
 
   // Stop; each worker finishes its cycle and closes its pipe.
   ctl->stop.store(1, std::memory_order_release);  // SYNC POINT: pairs with the workers' acquire load
@@ -290,6 +425,8 @@ TEST(Soak, procs_3workers_mixed_workload_no_growth) {
                                      << csv_path;
   }
   for (long x : series[s_shm].v) EXPECT_EQ(x, 1 + kWorkers) << "our /dev/shm files";
+  const auto& msgs = series[s_big_msgs].v;
+  EXPECT_GT(msgs[n - 1], msgs[n - q]) << "the slow receiver got no message in the last quarter (a stall)";
 
   auto span = [&](std::size_t idx) {
     const auto [lo, hi] = range(series[idx], warm, n);
@@ -309,6 +446,10 @@ TEST(Soak, procs_3workers_mixed_workload_no_growth) {
               seconds, static_cast<unsigned long long>(v.ops), static_cast<unsigned long long>(v.messages),
               static_cast<unsigned long long>(pool_items), span(s_share).c_str(), pa_lo, pa_hi, span(s_rss[0]).c_str(),
               wr_lo, wr_hi, span(s_fds[0]).c_str(), wf_lo, wf_hi, span(s_shm).c_str(), kAsan ? " (ASan)" : "");
+  std::printf("soak churn: %ld Object stores of 1 B..100 KB strings, arena %s B; %ld 1 MiB messages to a slow "
+              "receiver (%ld pauses), its pipe arena %s B, %zu B once drained (%zu B empty)\n",
+              churned->stores.load(), span(s_churn).c_str(), churned->received.load(), churned->pauses.load(),
+              span(s_big).c_str(), big_drained, big_empty);
   std::printf("soak check: %s\n", v.summary.c_str());
 
   // Clean up: names gone from /dev/shm.

@@ -320,6 +320,25 @@ TEST(Pipe, named_pair_is_attached_by_name_in_another_process) {
   sk::Pipe::unlink(name);
 }
 
+TEST(Pipe, attaching_a_missing_name_says_how_to_create_the_pipe) {
+  const std::string name = "test-pipe-missing-" + std::to_string(getpid());
+  try {
+    (void)sk::Pipe::attach_point(name);
+    FAIL() << "attach_point of a missing name did not throw";
+  } catch (const sk::alloc::SegmentNotFound& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("sk::Pipe::attach_point(\"" + name + "\")"), std::string::npos) << what;
+    EXPECT_NE(what.find("sk::Pipe::pair_named(\"" + name + "\")"), std::string::npos) << what;
+    EXPECT_EQ(what.find("Arena::create"), std::string::npos) << what;
+  }
+  try {
+    (void)sk::Pipe::attach_receiver(name);
+    FAIL() << "attach_receiver of a missing name did not throw";
+  } catch (const sk::alloc::SegmentNotFound& e) {
+    EXPECT_NE(std::string(e.what()).find("sk::one_way"), std::string::npos) << e.what();
+  }
+}
+
 // Regression (found by tests/fuzz/fuzz_pipe_decode): a block reference that
 // points at the pipe's own ring (or control block) is refused with
 // RingCorrupt instead of being freed into the arena, where the next send

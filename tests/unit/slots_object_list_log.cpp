@@ -2,12 +2,15 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <sk/alloc/arena.hpp>
@@ -159,6 +162,89 @@ TEST(List, clear_empties_and_frees_blocks) {
   EXPECT_EQ(seq, 51u);  // sequence numbers keep growing
   EXPECT_EQ(s->names.snapshot(), std::vector<std::string>{"after"});
   EXPECT_EQ(s->names.at(0), "after");
+}
+
+// Issue #14: a clear() between a slow live appender (index 1, not yet
+// published) and a dead cell above it (index 2, its appender threw) counted
+// the dead cell as cleared although it lay above the new base: size() said 2
+// while snapshot() had 1 element and at(1) threw.
+TEST(List, clear_next_to_a_slow_appender_and_a_dead_cell_keeps_size_at_snapshot_in_agreement) {
+  sk::Share<State> s;
+  s->names.append("a");
+  std::atomic<int> stage{0};
+  std::thread slow([&] {
+    s->names.append_with([&](std::uint64_t) -> std::string {
+      stage = 1;
+      while (stage.load() != 2) std::this_thread::yield();
+      return "slow";
+    });
+  });
+  while (stage.load() != 1) std::this_thread::yield();
+  EXPECT_THROW(s->names.append_with([](std::uint64_t) -> std::string { throw std::runtime_error("no encoding"); }),
+               std::runtime_error);
+  s->names.clear();
+  EXPECT_EQ(s->names.size(), 0u);
+  EXPECT_TRUE(s->names.snapshot().empty());
+  stage = 2;
+  slow.join();
+  EXPECT_EQ(s->names.reserved(), 3u);
+  const auto all = s->names.snapshot();
+  EXPECT_EQ(all, std::vector<std::string>{"slow"});
+  EXPECT_EQ(s->names.size(), all.size());
+  EXPECT_EQ(s->names.at(0), "slow");
+  EXPECT_THROW((void)s->names.at(1), std::out_of_range);
+}
+
+// Dead cells in the middle: at(i) skips them (bisection over the dead
+// counts) and agrees with snapshot() for every i.
+TEST(List, at_skips_dead_cells_and_agrees_with_snapshot) {
+  sk::Share<State> s;
+  std::vector<long> expect;
+  for (long k = 0; k < 3000; ++k) {
+    if (k % 7 == 3) {
+      EXPECT_THROW(s->numbers.append_with([](std::uint64_t) -> long { throw std::runtime_error("skip"); }),
+                   std::runtime_error);
+      continue;
+    }
+    s->numbers.append(k);
+    expect.push_back(k);
+  }
+  EXPECT_EQ(s->numbers.snapshot(), expect);
+  ASSERT_EQ(s->numbers.size(), expect.size());
+  for (std::size_t i = 0; i < expect.size(); i += 13) ASSERT_EQ(s->numbers.at(i), expect[i]) << i;
+  EXPECT_EQ(s->numbers.at(expect.size() - 1), expect.back());
+  EXPECT_THROW((void)s->numbers.at(expect.size()), std::out_of_range);
+}
+
+// Issue #15: clear() returns chunks and element blocks, so a list that is
+// filled and cleared over and over keeps the arena's use flat (chunks used
+// to stay for ever, and grew with the index space).
+TEST(List, fill_clear_cycles_keep_arena_use_flat) {
+  sk::Share<State> s;
+  auto cycle = [&](int c) {
+    for (int i = 0; i < 1000; ++i) {
+      s->names.append(std::string(static_cast<std::size_t>(40 + (i * 7 + c) % 200), 'x'));
+      s->numbers.append(i);
+    }
+    EXPECT_EQ(s->names.size(), 1000u);
+    s->names.clear();
+    s->numbers.clear();
+  };
+  std::size_t warm = 0;
+  for (int c = 0; c < 20; ++c) {
+    cycle(c);
+    warm = std::max(warm, s.arena().used());
+  }
+  std::size_t peak = 0;
+  for (int c = 20; c < 400; ++c) {
+    cycle(c);
+    peak = std::max(peak, s.arena().used());
+  }
+  std::printf("arena used after clear: warm-up max %zu B, later max %zu B\n", warm, peak);
+  EXPECT_LE(peak, warm + (64 << 10));
+  EXPECT_TRUE(s->names.empty());
+  EXPECT_EQ(s->numbers.append(5), 400u * 1000u);  // sequence numbers still grow
+  EXPECT_EQ(s->numbers.snapshot(), std::vector<long>{5});
 }
 
 TEST(List, outside_a_share_throws) { EXPECT_THROW(sk::List<int>{}, sk::ShareError); }
