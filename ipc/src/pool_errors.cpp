@@ -20,19 +20,40 @@ std::string seconds_text(double s) {
   return buf;
 }
 
+std::string crashed_text(const char* who, std::size_t index, int signal, unsigned attempts, const std::string& where) {
+  return std::string(who) + ": the worker running item " + std::to_string(index) + " " + signal_text(signal) + where +
+         ", on " + std::to_string(attempts) + " attempt" + (attempts == 1 ? "" : "s") +
+         "; the item was not retried further (raise the limit with pool.retries(n), or fix the crash)";
+}
+
+std::string timeout_text(const char* who, std::size_t index, double seconds, const std::string& where) {
+  return std::string(who) + ": item " + std::to_string(index) + " ran longer than the per-item timeout of " +
+         seconds_text(seconds) + " s" + where + "; its worker was killed and replaced (raise the limit with pool.timeout(d))";
+}
+
+std::string on_node(int rank, const std::string& host) {
+  return " (on rank " + std::to_string(rank) + ", host " + host + ")";
+}
+
 }  // namespace
 
 WorkerCrashed::WorkerCrashed(std::size_t index, int signal, unsigned attempts)
-    : PoolError("sk::Pool: the worker running item " + std::to_string(index) + " " + signal_text(signal) + ", on " +
-                std::to_string(attempts) + " attempt" + (attempts == 1 ? "" : "s") +
-                "; the item was not retried further (raise the limit with pool.retries(n), or fix the crash)"),
+    : PoolError(crashed_text("sk::Pool", index, signal, attempts, "")),
+      index_(index),
+      signal_(signal),
+      attempts_(attempts) {}
+
+WorkerCrashed::WorkerCrashed(std::size_t index, int signal, unsigned attempts, int rank, std::string host)
+    : PoolError(crashed_text("sk::mpi::Pool", index, signal, attempts, on_node(rank, host)), rank, host),
       index_(index),
       signal_(signal),
       attempts_(attempts) {}
 
 TimeoutError::TimeoutError(std::size_t index, double seconds)
-    : PoolError("sk::Pool: item " + std::to_string(index) + " ran longer than the per-item timeout of " +
-                seconds_text(seconds) + " s; its worker was killed and replaced (raise the limit with pool.timeout(d))"),
+    : PoolError(timeout_text("sk::Pool", index, seconds, "")), index_(index), seconds_(seconds) {}
+
+TimeoutError::TimeoutError(std::size_t index, double seconds, int rank, std::string host)
+    : PoolError(timeout_text("sk::mpi::Pool", index, seconds, on_node(rank, host)), rank, host),
       index_(index),
       seconds_(seconds) {}
 

@@ -318,6 +318,10 @@ TEST(MpiPool, timeout_ends_the_call_with_timeout_error) {
   } catch (const sk::TimeoutError& e) {
     EXPECT_EQ(e.index(), 13u);
     EXPECT_DOUBLE_EQ(e.seconds(), 0.3);
+    // Where it ran: the node's leader rank and host, also in what().
+    EXPECT_GE(leader_index(e.rank()), 0) << e.rank();
+    EXPECT_EQ(e.host(), g_session->nodes()[static_cast<std::size_t>(leader_index(e.rank()))].host);
+    EXPECT_NE(std::string(e.what()).find("rank " + std::to_string(e.rank())), std::string::npos) << e.what();
   }
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
   // The local Pool says the same.
@@ -336,6 +340,9 @@ TEST(MpiPool, crashed_worker_is_worker_crashed_like_locally) {
   } catch (const sk::WorkerCrashed& e) {
     EXPECT_EQ(e.index(), 3u);
     EXPECT_EQ(e.signal(), SIGKILL);
+    EXPECT_GE(leader_index(e.rank()), 0) << e.rank();
+    EXPECT_EQ(e.host(), g_session->nodes()[static_cast<std::size_t>(leader_index(e.rank()))].host);
+    EXPECT_NE(std::string(e.what()).find("host " + e.host()), std::string::npos) << e.what();
   }
   EXPECT_THROW(local().retries(0).map(fn, iota_vec(8)), sk::WorkerCrashed);
   EXPECT_EQ(pool().map([](int x) { return -x; }, iota_vec(3)), (std::vector<int>{0, -1, -2}));

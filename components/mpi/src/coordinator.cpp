@@ -22,9 +22,9 @@ constexpr std::uint64_t kMaxChunkBytes = std::uint64_t{32} << 20;  // items' byt
 std::exception_ptr failure_exception(const JobFailure& f, int rank, const std::string& host) {
   switch (f.kind) {
     case JobFailure::timed_out:
-      return std::make_exception_ptr(TimeoutError(f.index, f.seconds));
+      return std::make_exception_ptr(TimeoutError(f.index, f.seconds, rank, host));
     case JobFailure::crashed:
-      return std::make_exception_ptr(WorkerCrashed(f.index, f.signal, f.attempts));
+      return std::make_exception_ptr(WorkerCrashed(f.index, f.signal, f.attempts, rank, host));
     default:
       return std::make_exception_ptr(ItemError(f.index, f.type_name, f.what, rank, host));
   }

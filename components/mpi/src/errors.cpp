@@ -34,18 +34,16 @@ RankLost::RankLost(int rank, std::string host, std::vector<ItemRange> items, dou
     : PoolError("sk::mpi::Pool: lost rank " + std::to_string(rank) + " (host " + host + "): nothing from it for " +
                 seconds_text(silent_s) + " s while it held " + ranges_text(items) +
                 "; the call is ended, those items may or may not have run (make them safe to repeat, or check "
-                "their effects), and the pool goes on without that node"),
-      rank_(rank),
-      host_(std::move(host)),
+                "their effects), and the pool goes on without that node",
+                rank, host),
       items_(std::move(items)),
       silent_s_(silent_s) {}
 
 RemoteError::RemoteError(int rank, std::string host, ItemRange items, std::string type_name, std::string original_what)
     : PoolError("sk::mpi::Pool: rank " + std::to_string(rank) + " (host " + host + ") could not run items [" +
                 std::to_string(items.begin) + ", " + std::to_string(items.end) + "): " + type_name + ": " +
-                original_what),
-      rank_(rank),
-      host_(std::move(host)),
+                original_what,
+                rank, host),
       items_(items),
       type_name_(std::move(type_name)),
       what_(std::move(original_what)) {}

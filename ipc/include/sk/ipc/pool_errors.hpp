@@ -4,6 +4,7 @@
 // which input broke and how.
 #include <cstddef>
 #include <string>
+#include <utility>
 
 #include <sk/core/error.hpp>
 
@@ -12,6 +13,19 @@ namespace sk {
 class PoolError : public Error {
  public:
   using Error::Error;
+  // Where an item failed when it ran on another machine (sk::mpi::Pool,
+  // docs/mpi.md): the MPI rank whose node ran it and that node's host name.
+  // -1 and "" for a local sk::Pool and for errors that are about no node.
+  int rank() const noexcept { return rank_; }
+  const std::string& host() const noexcept { return host_; }
+
+ protected:
+  PoolError(const std::string& message, int rank, std::string host)
+      : Error(message), rank_(rank), host_(std::move(host)) {}
+
+ private:
+  int rank_ = -1;
+  std::string host_;
 };
 
 // Bad arguments to a Pool (too many items, a modifier combination that makes
@@ -35,17 +49,13 @@ class ItemError : public PoolError {
   // MPI rank whose node ran it and that node's host name.
   ItemError(std::size_t index, std::string type_name, std::string original_what, int rank, std::string host)
       : PoolError("sk::mpi::Pool: item " + std::to_string(index) + " raised " + type_name + ": " + original_what +
-                  " (on rank " + std::to_string(rank) + ", host " + host +
-                  "; the other items were cancelled; the pool stays usable)"),
+                      " (on rank " + std::to_string(rank) + ", host " + host +
+                      "; the other items were cancelled; the pool stays usable)",
+                  rank, host),
         index_(index),
         type_name_(std::move(type_name)),
-        what_(std::move(original_what)),
-        rank_(rank),
-        host_(std::move(host)) {}
+        what_(std::move(original_what)) {}
   std::size_t index() const noexcept { return index_; }
-  // MPI rank and host the item ran on; -1 and "" for a local sk::Pool.
-  int rank() const noexcept { return rank_; }
-  const std::string& host() const noexcept { return host_; }
   // Demangled dynamic type of the exception the item threw, e.g. "std::out_of_range".
   const std::string& type_name() const noexcept { return type_name_; }
   // what() of the original exception.
@@ -55,14 +65,14 @@ class ItemError : public PoolError {
   std::size_t index_;
   std::string type_name_;
   std::string what_;
-  int rank_ = -1;
-  std::string host_;
 };
 
 // The worker running an item died from a signal, on every allowed attempt.
 class WorkerCrashed : public PoolError {
  public:
   WorkerCrashed(std::size_t index, int signal, unsigned attempts);
+  // The same, for an item of an sk::mpi::Pool that ran on rank `rank` (host `host`).
+  WorkerCrashed(std::size_t index, int signal, unsigned attempts, int rank, std::string host);
   std::size_t index() const noexcept { return index_; }
   int signal() const noexcept { return signal_; }
   unsigned attempts() const noexcept { return attempts_; }
@@ -77,6 +87,8 @@ class WorkerCrashed : public PoolError {
 class TimeoutError : public PoolError {
  public:
   TimeoutError(std::size_t index, double seconds);
+  // The same, for an item of an sk::mpi::Pool that ran on rank `rank` (host `host`).
+  TimeoutError(std::size_t index, double seconds, int rank, std::string host);
   std::size_t index() const noexcept { return index_; }
   double seconds() const noexcept { return seconds_; }
 

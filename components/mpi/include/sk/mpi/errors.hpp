@@ -1,7 +1,8 @@
 #pragma once
 // Errors of sk::mpi (docs/mpi.md). An item's own failure arrives as the local
-// Pool's exceptions (sk::ItemError with rank() and host(), sk::TimeoutError,
-// sk::WorkerCrashed); what only a multi-machine run can cause is here.
+// Pool's exceptions (sk::ItemError, sk::TimeoutError, sk::WorkerCrashed), whose
+// rank() and host() (from sk::PoolError) name the node it ran on; what only a
+// multi-machine run can cause is here.
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -31,8 +32,7 @@ struct ItemRange {
 class RankLost : public PoolError {
  public:
   RankLost(int rank, std::string host, std::vector<ItemRange> items, double silent_s);
-  int rank() const noexcept { return rank_; }
-  const std::string& host() const noexcept { return host_; }
+  // rank() and host() (from PoolError): the lost node's leader rank and host.
   // The items that rank held when it was given up on: sent to it, results not
   // received. Their side effects may or may not have happened.
   const std::vector<ItemRange>& items() const noexcept { return items_; }
@@ -40,8 +40,6 @@ class RankLost : public PoolError {
   double silent_seconds() const noexcept { return silent_s_; }
 
  private:
-  int rank_;
-  std::string host_;
   std::vector<ItemRange> items_;
   double silent_s_;
 };
@@ -51,15 +49,12 @@ class RankLost : public PoolError {
 class RemoteError : public PoolError {
  public:
   RemoteError(int rank, std::string host, ItemRange items, std::string type_name, std::string original_what);
-  int rank() const noexcept { return rank_; }
-  const std::string& host() const noexcept { return host_; }
+  // rank() and host() (from PoolError): the node that could not run them.
   ItemRange items() const noexcept { return items_; }
   const std::string& type_name() const noexcept { return type_name_; }
   const std::string& original_what() const noexcept { return what_; }
 
  private:
-  int rank_;
-  std::string host_;
   ItemRange items_;
   std::string type_name_;
   std::string what_;
