@@ -243,6 +243,14 @@ SECTIONS = [
             {"name": "map of a trivial function, 1M items, persistent", "procs": "1+4", "unit": "items/s",
              "ours": gb("BM_Pool_persistent_map/1000000"), "metric": RATE, "baselines": [
                  ("Python Pool.map items/s", py("py.Pool.map.items_per_s"), "py")]},
+            {"name": "map of x*2 over 1M ints, persistent, 2 workers", "procs": "1+2", "unit": "items/s",
+             "ours": gb("BM_Fine_pool_persistent_x2_1M_2workers"), "metric": RATE, "baselines": [
+                 ("2 std::threads filling the same vector", gb("BM_Fine_baseline_2threads_x2_1M"), RATE),
+                 ("Python Pool.map items/s (4 workers, x*2)", py("py.Pool.map.items_per_s"), "py")]},
+            {"name": "map of x*2 over 1M ints, fork mode, 2 workers", "procs": "1+2", "unit": "items/s",
+             "ours": gb("BM_Fine_pool_fork_x2_1M_2workers"), "metric": RATE, "baselines": [
+                 ("2 std::threads filling the same vector", gb("BM_Fine_baseline_2threads_x2_1M"), RATE),
+                 ("Python Pool.map items/s (4 workers, x*2)", py("py.Pool.map.items_per_s"), "py")]},
             {"name": "skewed costs (a few items 100x slower): makespan", "procs": "1+4", "unit": "ns",
              "higher_better": False, "ours": gb("BM_Skewed_pool_stealing"), "metric": "time", "baselines": [
                  ("static split (no stealing)", gb("BM_Skewed_static_split"), "time")]},
