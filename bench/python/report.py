@@ -175,7 +175,10 @@ def splice_section(a, gb, py):
     rows = ["| %s | %s | %s | %s |" % (r["module"], n, fmt(metric(r, "time"), "ns"), ", ".join(
         "%s=%s" % (k, fmt(float(v), "/s") if k.endswith("per_second") else "%.4g" % float(v)) for k, v in r.items()
         if k in ("items_per_second", "bytes_per_second", "p50_ns", "p99_ns", "p999_ns"))) for n, r in gb.items()]
-    kept = [l for l in text if not any(l.startswith("| %s | " % m) for m in modules)]
+    # Only the rows of the per-benchmark table are replaced: the memory table
+    # above it also starts its rows with a program name, and keeps them.
+    every = text.index("## Every benchmark of this run")
+    kept = text[:every] + [l for l in text[every:] if not any(l.startswith("| %s | " % m) for m in modules)]
     at = kept.index("## Every benchmark of this run") + 4
     kept[at:at] = rows
     with open(path, "w") as f:
