@@ -318,13 +318,15 @@ class ResultStream {
 
 }  // namespace pool_detail
 
-// The lazy range returned by imap / unordered_imap: an input range whose
-// results are usable while later items still run. Iterate it once.
-// Destroying it early cancels the remaining items.
-template <class R>
+// The lazy range returned by imap / unordered_imap (of sk::Pool and of
+// sk::mpi::Pool): an input range whose results are usable while later items
+// still run. Iterate it once. Destroying it early cancels the remaining items.
+// Stream is the call's result stream: next() gives the next result, or
+// nullopt once the call is over (it throws the call's error at its position).
+template <class Stream>
 class ImapRange {
  public:
-  using value_type = pool_detail::stored_t<R>;
+  using value_type = typename decltype(std::declval<Stream&>().next())::value_type;
 
   class iterator {
    public:
@@ -347,7 +349,7 @@ class ImapRange {
     ImapRange* r_ = nullptr;
   };
 
-  explicit ImapRange(pool_detail::ResultStream<R> s) : stream_(std::move(s)) {}
+  explicit ImapRange(Stream s) : stream_(std::move(s)) {}
   iterator begin() { return iterator(this); }
   std::default_sentinel_t end() const noexcept { return {}; }
   // Drains the rest into a vector.
@@ -358,7 +360,7 @@ class ImapRange {
   }
 
  private:
-  pool_detail::ResultStream<R> stream_;
+  Stream stream_;
   std::optional<value_type> cur_;
 };
 
@@ -452,7 +454,7 @@ auto run_call(const PoolRef& pool, const ipc::pool::CallOptions& opts, F& f, Seq
     o.stream = true;
     std::unique_ptr<ipc::pool::Run> run;
     if (std::ranges::size(seq) != 0) run = start_run<Star>(pool, o, f, seq);
-    return ImapRange<R>(ResultStream<R>(std::move(keep), std::move(run), K == Kind::imap));
+    return ImapRange<ResultStream<R>>(ResultStream<R>(std::move(keep), std::move(run), K == Kind::imap));
   } else {
     std::vector<S> out;
     const std::size_t n = std::ranges::size(seq);

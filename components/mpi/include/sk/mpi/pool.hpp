@@ -86,35 +86,20 @@ struct Options {
   std::function<void(const PoolProgress&)> progress;
 };
 
-enum Flags : unsigned { kStar = 1, kBackground = 2, kAsync = 4 };
-
-template <class Items>
-inline constexpr bool kIndexable = std::ranges::random_access_range<Items> && std::ranges::sized_range<Items>;
-
-template <class F, class Seq>
-struct Holder {
-  F f;
-  Seq items;
-};
-
-template <class F, class Items>
-auto make_holder(F&& f, Items&& items) {
-  using FD = std::decay_t<F>;
-  using ID = std::remove_cvref_t<Items>;
-  if constexpr (kIndexable<ID>) {
-    return std::make_shared<Holder<FD, ID>>(Holder<FD, ID>{std::forward<F>(f), std::forward<Items>(items)});
-  } else {
-    using V = std::vector<std::ranges::range_value_t<ID>>;
-    V v;
-    for (auto&& x : items) v.push_back(std::forward<decltype(x)>(x));
-    return std::make_shared<Holder<FD, V>>(Holder<FD, V>{std::forward<F>(f), std::move(v)});
-  }
-}
+// The modifier flags, the in-place test for items and the owner of a
+// background call's callable and items are sk::Pool's (sk/pool.hpp).
+using sk::pool_detail::Flags;
+using sk::pool_detail::Holder;
+using sk::pool_detail::kAsync;
+using sk::pool_detail::kBackground;
+using sk::pool_detail::kIndexable;
+using sk::pool_detail::kStar;
+using sk::pool_detail::make_holder;
 
 [[noreturn]] void throw_item_encode(std::size_t index, const std::exception& e);
 [[noreturn]] void throw_too_many(std::size_t n);
 
-// Reports progress from the caller's thread: at most every 50 ms, and once at the end.
+// Reports progress from the caller's thread: at most every kPoolProgressEvery, and once at the end.
 class Progress {
  public:
   Progress(const std::function<void(const PoolProgress&)>* fn, std::size_t total)
@@ -122,15 +107,9 @@ class Progress {
   void tick(std::size_t done, bool final_report) {
     if (!fn_) return;
     const auto now = std::chrono::steady_clock::now();
-    if (!final_report && now - last_ < std::chrono::milliseconds(50)) return;
+    if (!final_report && now - last_ < kPoolProgressEvery) return;
     last_ = now;
-    PoolProgress p;
-    p.done = done;
-    p.total = total_;
-    p.elapsed_s = std::chrono::duration<double>(now - start_).count();
-    p.rate = p.elapsed_s > 0 ? static_cast<double>(done) / p.elapsed_s : 0;
-    p.eta_s = (p.rate > 0 && done < total_) ? static_cast<double>(total_ - done) / p.rate : 0;
-    (*fn_)(p);
+    (*fn_)(PoolProgress::of(done, total_, std::chrono::duration<double>(now - start_).count()));
   }
 
  private:
@@ -322,52 +301,6 @@ class Stream {
   std::deque<detail::ChunkResult> unordered_pending_;
 };
 
-}  // namespace pool_detail
-
-// The lazy range imap / unordered_imap return: results are usable while later
-// chunks still run. Iterate it once; destroying it early cancels the rest.
-template <class S>
-class ImapRange {
- public:
-  using value_type = S;
-
-  class iterator {
-   public:
-    using value_type = S;
-    using difference_type = std::ptrdiff_t;
-    using iterator_concept = std::input_iterator_tag;
-    iterator() = default;
-    explicit iterator(ImapRange* r) : r_(r) { ++*this; }
-    S& operator*() const { return *r_->cur_; }
-    S* operator->() const { return &*r_->cur_; }
-    iterator& operator++() {
-      r_->cur_ = r_->stream_.next();
-      if (!r_->cur_) r_ = nullptr;
-      return *this;
-    }
-    void operator++(int) { ++*this; }
-    friend bool operator==(const iterator& it, std::default_sentinel_t) noexcept { return it.r_ == nullptr; }
-
-   private:
-    ImapRange* r_ = nullptr;
-  };
-
-  explicit ImapRange(pool_detail::Stream<S> s) : stream_(std::move(s)) {}
-  iterator begin() { return iterator(this); }
-  std::default_sentinel_t end() const noexcept { return {}; }
-  std::vector<S> collect() {
-    std::vector<S> out;
-    for (auto& v : *this) out.push_back(std::move(v));
-    return out;
-  }
-
- private:
-  pool_detail::Stream<S> stream_;
-  std::optional<S> cur_;
-};
-
-namespace pool_detail {
-
 // The blocking body of every flavour.
 template <bool Star, CallKind K, class F, class Seq>
 auto run_call(const std::shared_ptr<detail::PoolCore>& core, const Options& opts, const F& f, Seq& seq,
@@ -379,7 +312,7 @@ auto run_call(const std::shared_ptr<detail::PoolCore>& core, const Options& opts
   if constexpr (K == CallKind::imap || K == CallKind::unordered_imap) {
     std::shared_ptr<detail::Call> call;
     if (n != 0) call = detail::start_call(core, std::move(spec));
-    return ImapRange<S>(Stream<S>(std::move(call), std::move(keep), K == CallKind::imap, n, opts.progress));
+    return sk::ImapRange<Stream<S>>(Stream<S>(std::move(call), std::move(keep), K == CallKind::imap, n, opts.progress));
   } else {
     std::vector<S> out;
     if (n == 0) return out;
