@@ -25,7 +25,6 @@ namespace {
 constexpr std::uint64_t kErrorsOnlyBuffer = std::uint64_t{1} << 20;    // 1 MiB per slot
 constexpr std::uint64_t kSerializedBuffer = std::uint64_t{256} << 20;  // 256 MiB per slot (virtual)
 constexpr std::chrono::milliseconds kTick{20};
-constexpr std::chrono::milliseconds kProgressEvery{50};
 
 // Chunk sizing. A chunk is claimed with one CAS and reported with one log
 // entry, so it should hold enough cheap items to make those two invisible,
@@ -451,15 +450,9 @@ std::chrono::milliseconds Run::park_time() const noexcept {
 void Run::report_progress(bool final) {
   if (!opts_.progress) return;
   const auto now = std::chrono::steady_clock::now();
-  if (!final && now - last_progress_ < kProgressEvery) return;
+  if (!final && now - last_progress_ < kPoolProgressEvery) return;
   last_progress_ = now;
-  PoolProgress p;
-  p.done = done_;
-  p.total = n_;
-  p.elapsed_s = std::chrono::duration<double>(now - t0_).count();
-  p.rate = p.elapsed_s > 0 ? static_cast<double>(done_) / p.elapsed_s : 0;
-  p.eta_s = (p.rate > 0 && done_ < n_) ? static_cast<double>(n_ - done_) / p.rate : 0;
-  opts_.progress(p);
+  opts_.progress(PoolProgress::of(done_, n_, std::chrono::duration<double>(now - t0_).count()));
 }
 
 std::uint64_t Run::published_sum() const noexcept {
