@@ -120,10 +120,7 @@ std::shared_ptr<PipeEnd> PipeEnd::attach(std::string_view name, PipeRole role, b
       // name with Pipe::pair_named, so say that instead.
       const std::string call = std::string("sk::Pipe::") + (one_way ? "attach_receiver" : "attach_point");
       const std::string quoted = "(\"" + std::string(name) + "\")";
-      throw alloc::SegmentNotFound(e.path(), call + quoted + ": no shared segment " + e.path() +
-                                                 ": create it first with sk::Pipe::pair_named" + quoted +
-                                                 (one_way ? " and sk::one_way" : "") +
-                                                 " (in this or another program), or check the name");
+      throw e.for_api(call + quoted, "sk::Pipe::pair_named" + quoted + (one_way ? " and sk::one_way" : ""));
     }
   }();
   auto end = std::make_shared<PipeEnd>(a, role);

@@ -153,9 +153,7 @@ class Share {
     } catch (const alloc::SegmentNotFound& e) {
       const std::string call = "sk::Share<" + std::string(slots::members_of<State>.state_name) + ">::";
       const std::string quoted = "(\"" + std::string(name) + "\")";
-      throw alloc::SegmentNotFound(e.path(), call + "open" + quoted + ": no shared segment " + e.path() +
-                                                 ": create it first with " + call + "create" + quoted +
-                                                 " (in this or another program), or check the name");
+      throw e.for_api(call + "open" + quoted, call + "create" + quoted);
     }
   }
 

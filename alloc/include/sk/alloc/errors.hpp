@@ -11,6 +11,7 @@
 //           └── BadSegment    not ours / wrong version / truncated / creator died during init
 //               └── LayoutMismatch   the segment holds another layout (names both)
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include <sk/core/error.hpp>
@@ -43,6 +44,13 @@ class SegmentNotFound : public SegmentError {
  public:
   SegmentNotFound(std::string path, const std::string& message) : SegmentError(message), path_(std::move(path)) {}
   const std::string& path() const noexcept { return path_; }
+  // The same error in the words of the API the user called: `opened_with` is
+  // that call (e.g. sk::Pipe::attach_point("x")), `create_with` the call that
+  // makes the name (the allocator's own message names Arena::create).
+  SegmentNotFound for_api(std::string_view opened_with, std::string_view create_with) const {
+    return SegmentNotFound(path_, std::string(opened_with) + ": no shared segment " + path_ + ": create it first with " +
+                                      std::string(create_with) + " (in this or another program), or check the name");
+  }
 
  private:
   std::string path_;
