@@ -140,7 +140,9 @@ def gnuplot(script):
     return True
 
 
-def section_lines(section, gb, py):
+def section_lines(section, gb, py, ratios=None):
+    """The lines of one section's table; each ratio that could be computed is
+    also appended to `ratios` (label, ratio) when a list is given (the plot)."""
     L = ["## %s\n" % section["title"]]
     if section.get("note"):
         L.append(section["note"] + "\n")
@@ -152,6 +154,8 @@ def section_lines(section, gb, py):
         for label, ref, bmetric in w["baselines"]:
             base = metric(find(gb, py, ref), bmetric)
             r = ratio(ours, base, hb)
+            if r is not None and ratios is not None:
+                ratios.append(("%s vs %s" % (w["name"], label), r))
             L.append("| %s | %s | %s | %s | %s | %s |" % (
                 w["name"], w.get("procs", "1") + "/%d" % os.cpu_count(), fmt(ours, w["unit"]), label,
                 fmt(base, w["unit"]), "%.2fx" % r if r is not None else "n/a"))
@@ -216,24 +220,7 @@ def main():
 
     ratios = []
     for section in workloads.SECTIONS:
-        L.append("## %s\n" % section["title"])
-        if section.get("note"):
-            L.append(section["note"] + "\n")
-        L.append("| workload | procs/cores | ours | baseline | baseline figure | ratio |")
-        L.append("|---|---|---|---|---|---|")
-        for w in section["rows"]:
-            hb = w.get("higher_better", True)
-            ours_rec = find(gb, py, w["ours"])
-            ours = metric(ours_rec, w["metric"])
-            for label, ref, bmetric in w["baselines"]:
-                base_rec = find(gb, py, ref)
-                base = metric(base_rec, bmetric)
-                r = ratio(ours, base, hb)
-                if r is not None:
-                    ratios.append(("%s vs %s" % (w["name"], label), r))
-                L.append("| %s | %s | %s | %s | %s | %s |" % (
-                    w["name"], w.get("procs", "1") + "/%d" % os.cpu_count(), fmt(ours, w["unit"]), label,
-                    fmt(base, w["unit"]), "%.1fx" % r if r is not None else "n/a"))
+        L += section_lines(section, gb, py, ratios)
         L.append("")
 
     # Ratio bar chart.
